@@ -1,0 +1,48 @@
+"""nerfstudio's trainer, with checkpoints written atomically and the device chosen from what the machine has."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Type
+
+from nerfstudio.configs.base_config import MachineConfig
+from nerfstudio.engine.trainer import Trainer, TrainerConfig
+
+from lift_common.checkpoints import save_checkpoint_atomically
+from lift_common.device import default_device_type
+
+
+@dataclass
+class LiftTrainerConfig(TrainerConfig):
+    """nerfstudio's ``TrainerConfig`` whose machine defaults to CUDA when present, else CPU."""
+
+    _target: Type = field(default_factory=lambda: LiftTrainer)
+    machine: MachineConfig = field(default_factory=lambda: MachineConfig(device_type=default_device_type()))
+    """Machine configuration (device defaults to CUDA when a GPU is visible, else CPU)."""
+
+
+class LiftTrainer(Trainer):
+    """Writes each checkpoint to a temporary file and renames it into place.
+
+    A run killed while saving keeps its previous checkpoint intact, so ``--load-dir`` always finds a complete one.
+    The temporary file lives in a sibling folder because nerfstudio parses the step out of every file name in the
+    checkpoint folder when it resumes.
+    """
+
+    def save_checkpoint(self, step: int) -> None:
+        ckpt_path: Path = self.checkpoint_dir / f"step-{step:09d}.ckpt"
+        pipeline = self.pipeline.module if hasattr(self.pipeline, "module") else self.pipeline
+        state = {
+            "step": step,
+            "pipeline": pipeline.state_dict(),  # type: ignore[union-attr]
+            "optimizers": {k: v.state_dict() for (k, v) in self.optimizers.optimizers.items()},
+            "schedulers": {k: v.state_dict() for (k, v) in self.optimizers.schedulers.items()},
+            "scalers": self.grad_scaler.state_dict(),
+        }
+        partial_dir = self.checkpoint_dir.parent / f".{self.checkpoint_dir.name}.partial"
+        save_checkpoint_atomically(state, ckpt_path, partial_dir=partial_dir)
+        if self.config.save_only_latest_checkpoint:
+            for old in self.checkpoint_dir.glob("*.ckpt"):
+                if old != ckpt_path:
+                    old.unlink()

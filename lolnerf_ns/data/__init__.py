@@ -1,0 +1,1 @@
+"""From a collection of single-view photos (or known cameras) to identity-aware ray batches."""

@@ -1,0 +1,56 @@
+"""LOLNeRF's foreground field: an MLP on encoded position and the instance's latent code.
+
+As in LOLNeRF, the latent code is concatenated with the positional encoding at the input and again at the skip layer
+(nerfstudio's MLP re-concatenates its whole input there), so every instance of the class shares one network.
+"""
+
+from __future__ import annotations
+
+import torch
+from jaxtyping import Float
+from nerfstudio.field_components.activations import trunc_exp
+from nerfstudio.field_components.encodings import NeRFEncoding
+from nerfstudio.field_components.mlp import MLP
+from torch import Tensor, nn
+
+
+class LatentConditionedField(nn.Module):
+    """Density and colour of a class of objects at points, given each point's latent code."""
+
+    def __init__(
+        self,
+        latent_dim: int,
+        num_frequencies: int = 10,
+        num_layers: int = 8,
+        layer_width: int = 256,
+        skip_layer: int = 4,
+        color_hidden_dim: int = 128,
+    ) -> None:
+        super().__init__()
+        self.position_encoding = NeRFEncoding(
+            in_dim=3,
+            num_frequencies=num_frequencies,
+            min_freq_exp=0.0,
+            max_freq_exp=num_frequencies - 1,
+            include_input=True,
+        )
+        self.trunk = MLP(
+            in_dim=self.position_encoding.get_out_dim() + latent_dim,
+            num_layers=num_layers,
+            layer_width=layer_width,
+            skip_connections=(skip_layer,),
+            out_activation=nn.ReLU(),
+            implementation="torch",
+        )
+        self.density_head = nn.Linear(layer_width, 1)
+        self.color_head = nn.Sequential(
+            nn.Linear(layer_width, color_hidden_dim), nn.ReLU(), nn.Linear(color_hidden_dim, 3), nn.Sigmoid()
+        )
+
+    def forward(
+        self, positions: Float[Tensor, "*batch 3"], latents: Float[Tensor, "*batch latent_dim"]
+    ) -> tuple[Float[Tensor, "*batch 1"], Float[Tensor, "*batch 3"]]:
+        features = self.trunk(torch.cat([self.position_encoding(positions), latents], dim=-1))
+        # trunc_exp keeps density positive with exp's dynamic range but bounded gradients (as in instant-ngp).
+        density = trunc_exp(self.density_head(features) - 1.0)
+        return density, self.color_head(features)

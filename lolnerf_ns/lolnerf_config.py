@@ -1,0 +1,49 @@
+"""Registers the ``lolnerf`` method and its dataparser with nerfstudio.
+
+Every ``ns-*`` command imports this module at start-up: it must stay light (no diffusers, transformers, open_clip or
+mediapipe here or in what it imports at module level).
+"""
+
+from __future__ import annotations
+
+from nerfstudio.configs.base_config import ViewerConfig
+from nerfstudio.data.datamanagers.base_datamanager import VanillaDataManagerConfig
+from nerfstudio.engine.optimizers import AdamOptimizerConfig
+from nerfstudio.engine.schedulers import ExponentialDecaySchedulerConfig
+from nerfstudio.pipelines.base_pipeline import VanillaPipelineConfig
+from nerfstudio.plugins.types import MethodSpecification
+
+from lift_common.trainer import LiftTrainerConfig
+from lolnerf_ns.data.transforms_dataparser import LOLNeRFTransformsDataParserConfig
+from lolnerf_ns.model import LOLNeRFModelConfig
+
+lolnerf_method = MethodSpecification(
+    config=LiftTrainerConfig(
+        method_name="lolnerf",
+        steps_per_eval_batch=500,
+        steps_per_save=2000,
+        max_num_iterations=100000,
+        mixed_precision=False,
+        pipeline=VanillaPipelineConfig(
+            datamanager=VanillaDataManagerConfig(
+                dataparser=LOLNeRFTransformsDataParserConfig(),
+                train_num_rays_per_batch=2048,
+                eval_num_rays_per_batch=2048,
+            ),
+            model=LOLNeRFModelConfig(eval_num_rays_per_chunk=1 << 12),
+        ),
+        optimizers={
+            "fields": {
+                "optimizer": AdamOptimizerConfig(lr=5e-4, eps=1e-15),
+                "scheduler": ExponentialDecaySchedulerConfig(lr_final=5e-5, max_steps=100000),
+            },
+            "latents": {
+                "optimizer": AdamOptimizerConfig(lr=1e-2, eps=1e-15),
+                "scheduler": ExponentialDecaySchedulerConfig(lr_final=1e-3, max_steps=100000),
+            },
+        },
+        viewer=ViewerConfig(num_rays_per_chunk=1 << 12),
+        vis="viewer",
+    ),
+    description="LOLNeRF: one latent-conditioned NeRF learnt from single-view photos of many instances of one class.",
+)

@@ -1,0 +1,45 @@
+"""Registers the ``neurallift`` method and its dataparser with nerfstudio.
+
+Every ``ns-*`` command imports this module at start-up: it must stay light (no diffusers, transformers, open_clip or
+mediapipe here or in what it imports at module level).
+"""
+
+from __future__ import annotations
+
+from nerfstudio.configs.base_config import ViewerConfig
+from nerfstudio.data.datamanagers.base_datamanager import VanillaDataManagerConfig
+from nerfstudio.engine.optimizers import AdamOptimizerConfig
+from nerfstudio.engine.schedulers import ExponentialDecaySchedulerConfig
+from nerfstudio.pipelines.base_pipeline import VanillaPipelineConfig
+from nerfstudio.plugins.types import MethodSpecification
+
+from lift_common.trainer import LiftTrainerConfig
+from neurallift_ns.data.photo_dataparser import NeuralLiftPhotoDataParserConfig
+from neurallift_ns.model import NeuralLiftModelConfig
+
+neurallift_method = MethodSpecification(
+    config=LiftTrainerConfig(
+        method_name="neurallift",
+        steps_per_eval_batch=500,
+        steps_per_save=1000,
+        max_num_iterations=10000,
+        mixed_precision=True,
+        pipeline=VanillaPipelineConfig(
+            datamanager=VanillaDataManagerConfig(
+                dataparser=NeuralLiftPhotoDataParserConfig(),
+                train_num_rays_per_batch=4096,
+                eval_num_rays_per_batch=4096,
+            ),
+            model=NeuralLiftModelConfig(eval_num_rays_per_chunk=1 << 13),
+        ),
+        optimizers={
+            "fields": {
+                "optimizer": AdamOptimizerConfig(lr=1e-2, eps=1e-15),
+                "scheduler": ExponentialDecaySchedulerConfig(lr_final=1e-4, max_steps=10000),
+            },
+        },
+        viewer=ViewerConfig(num_rays_per_chunk=1 << 14),
+        vis="viewer",
+    ),
+    description="NeuralLift-360: lift one photo of an object to a NeRF viewable from 360 degrees.",
+)
