@@ -1,0 +1,85 @@
+"""``ns-train neurallift`` on a real photo, then its checkpoint loaded back by ``ns-export`` as a user runs them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.commands import check, run_command
+
+pytestmark = pytest.mark.slow
+
+TRAIN_TWO_STEPS = [
+    "--max-num-iterations",
+    "2",
+    "--steps-per-save",
+    "1",
+    "--vis",
+    "tensorboard",
+    "--pipeline.datamanager.train-num-rays-per-batch",
+    "256",
+    "--machine.seed",
+    "0",
+]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> tuple[Path, Path]:
+    """A two-step run on scikit-image's coffee photo: (its config.yml, the photo's folder)."""
+    from PIL import Image
+    from skimage import data
+
+    folder = tmp_path_factory.mktemp("neurallift")
+    photo = folder / "photo" / "coffee.png"
+    photo.parent.mkdir()
+    Image.fromarray(data.coffee()).save(photo)
+    outputs = folder / "outputs"
+    check(run_command(["ns-train", "neurallift", "--data", str(photo), "--output-dir", str(outputs), *TRAIN_TWO_STEPS]))
+    (config,) = outputs.glob("*/neurallift/*/config.yml")
+    return config, photo.parent
+
+
+def test_checkpoint_needs_our_allowlist_to_load_safely(trained_run) -> None:
+    """Without the allowlist, torch's default safe loading refuses this checkpoint (nerfstudio #3683)."""
+    config, _ = trained_run
+    (checkpoint,) = (config.parent / "nerfstudio_models").glob("step-*.ckpt")
+    code = f"import torch; torch.load({str(checkpoint)!r}, map_location='cpu')"
+    plain = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert plain.returncode != 0 and "weights_only" in plain.stderr.replace("Weights only", "weights_only")
+
+
+def test_checkpoint_holds_no_frozen_networks(trained_run) -> None:
+    config, _ = trained_run
+    (checkpoint,) = (config.parent / "nerfstudio_models").glob("step-*.ckpt")
+    import lift_common  # noqa: F401
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    assert state["step"] == 1
+    assert not [key for key in state["pipeline"] if any(word in key for word in ("lpips", "clip", "unet", "vae"))]
+
+
+def test_ns_export_pointcloud_loads_the_checkpoint(trained_run, tmp_path: Path) -> None:
+    config, _ = trained_run
+    export = ["ns-export", "pointcloud", "--load-config", str(config), "--output-dir", str(tmp_path)]
+    check(run_command([*export, "--num-points", "500", "--normal-method", "open3d", "--num-rays-per-batch", "256"]))
+    ply = tmp_path / "point_cloud.ply"
+    assert ply.exists() and ply.stat().st_size > 0
+
+
+def test_only_the_documented_cache_is_written_beside_the_photo(trained_run) -> None:
+    _, photo_folder = trained_run
+    assert sorted(p.name for p in photo_folder.iterdir()) == [".neurallift_cache", "coffee.png"]
+
+
+def test_missing_photo_is_one_message_not_a_traceback(tmp_path: Path) -> None:
+    missing = tmp_path / "nothing-here.png"
+    result = run_command(
+        ["ns-train", "neurallift", "--data", str(missing), "--output-dir", str(tmp_path), "--vis", "tensorboard"]
+    )
+    assert result.returncode != 0
+    assert f"{missing} does not exist" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
