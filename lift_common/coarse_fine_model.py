@@ -95,6 +95,8 @@ class CoarseFineModel(Model):
         return losses
 
     def get_metrics_dict(self, outputs, batch) -> dict[str, Tensor]:
+        if "image" not in batch:  # a view with no ground truth (e.g. a sampled view)
+            return {}
         image = self.renderer_rgb.blend_background(batch["image"].to(self.device))
         mse = torch.mean((outputs["rgb"].detach() - image) ** 2)
         return {"psnr": -10.0 * torch.log10(mse.clamp_min(1e-10))}
@@ -102,12 +104,11 @@ class CoarseFineModel(Model):
     def get_image_metrics_and_images(
         self, outputs: dict[str, Tensor], batch: dict[str, Tensor]
     ) -> tuple[dict[str, float], dict[str, Tensor]]:
+        depth = colormaps.apply_depth_colormap(outputs["depth"], accumulation=outputs["accumulation"])
+        accumulation = colormaps.apply_colormap(outputs["accumulation"])
+        if "image" not in batch:  # a view with no ground truth: images for the logs, no metrics
+            return {}, {"novel_view": torch.cat([outputs["rgb"], depth, accumulation], dim=1)}
         image = self.renderer_rgb.blend_background(batch["image"].to(outputs["rgb"].device))
         metrics = self.image_metrics.all(image, outputs["rgb"])
-        depth = colormaps.apply_depth_colormap(outputs["depth"], accumulation=outputs["accumulation"])
-        images = {
-            "img": torch.cat([image, outputs["rgb"]], dim=1),
-            "accumulation": colormaps.apply_colormap(outputs["accumulation"]),
-            "depth": depth,
-        }
+        images = {"img": torch.cat([image, outputs["rgb"]], dim=1), "accumulation": accumulation, "depth": depth}
         return metrics, images

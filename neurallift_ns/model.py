@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from lift_common.coarse_fine_model import CoarseFineModel, CoarseFineModelConfig
 from lift_common.tcnn import field_implementation
+from neurallift_ns.losses import mask_loss, opacity_entropy_loss
 
 
 @dataclass
@@ -41,6 +42,12 @@ class NeuralLiftModelConfig(CoarseFineModelConfig):
     """Width of the colour MLP."""
     implementation: Literal["auto", "tcnn", "torch"] = "auto"
     """Hash grid and MLP implementation: ``auto`` picks tiny-cuda-nn when it is installed and a GPU is visible."""
+    lambda_rgb: float = 1.0
+    """Weight of the reference view's RGB loss (photo composited on white)."""
+    lambda_mask: float = 0.5
+    """Weight of the reference view's mask loss (opacity against the object mask)."""
+    lambda_opacity_entropy: float = 1e-3
+    """Weight of the opacity entropy on sampled views (pushes rays to be fully opaque or clear)."""
 
 
 class NeuralLiftModel(CoarseFineModel):
@@ -74,3 +81,15 @@ class NeuralLiftModel(CoarseFineModel):
     ) -> tuple[Float[Tensor, "*batch samples 1"], Float[Tensor, "*batch samples 3"]]:
         field_outputs = self.field(ray_samples)
         return field_outputs[FieldHeadNames.DENSITY], field_outputs[FieldHeadNames.RGB]
+
+    def get_loss_dict(self, outputs, batch, metrics_dict=None) -> dict[str, Tensor]:
+        """Reference steps (and evaluation): RGB and mask losses. Sampled steps: regularisers of the sampled views."""
+        if "image" not in batch:
+            return {
+                "opacity_entropy": self.config.lambda_opacity_entropy * opacity_entropy_loss(outputs["accumulation"])
+            }
+        losses = {name: self.config.lambda_rgb * value for name, value in super().get_loss_dict(outputs, batch).items()}
+        if "mask" in batch:
+            mask = batch["mask"].to(self.device)
+            losses["mask_loss"] = self.config.lambda_mask * mask_loss(outputs["accumulation"], mask)
+        return losses

@@ -7,14 +7,13 @@ mediapipe here or in what it imports at module level).
 from __future__ import annotations
 
 from nerfstudio.configs.base_config import ViewerConfig
-from nerfstudio.data.datamanagers.base_datamanager import VanillaDataManagerConfig
 from nerfstudio.engine.optimizers import AdamOptimizerConfig
 from nerfstudio.engine.schedulers import ExponentialDecaySchedulerConfig
 from nerfstudio.pipelines.base_pipeline import VanillaPipelineConfig
 from nerfstudio.plugins.types import MethodSpecification
 
 from lift_common.trainer import LiftTrainerConfig
-from neurallift_ns.data.photo_dataparser import NeuralLiftPhotoDataParserConfig
+from neurallift_ns.data.datamanager import NeuralLiftDataManagerConfig
 from neurallift_ns.model import NeuralLiftModelConfig
 
 neurallift_method = MethodSpecification(
@@ -25,11 +24,7 @@ neurallift_method = MethodSpecification(
         max_num_iterations=10000,
         mixed_precision=True,
         pipeline=VanillaPipelineConfig(
-            datamanager=VanillaDataManagerConfig(
-                dataparser=NeuralLiftPhotoDataParserConfig(),
-                train_num_rays_per_batch=4096,
-                eval_num_rays_per_batch=4096,
-            ),
+            datamanager=NeuralLiftDataManagerConfig(train_num_rays_per_batch=4096, eval_num_rays_per_batch=4096),
             model=NeuralLiftModelConfig(eval_num_rays_per_chunk=1 << 13),
         ),
         optimizers={

@@ -1,0 +1,219 @@
+"""Batches for NeuralLift-360: the reference view with its photo, mask and depth, or sampled views around the object.
+
+Each training step is one or the other. The chance of a reference step is 1 during a warm-up, then falls linearly
+from ``reference_probability_start`` to ``reference_probability_end`` (NeuralLift-360 first fits the photo, then
+spends more and more steps on the views the prior completes).
+
+Outside training (``ns-export``, ``ns-eval``: test modes "test" and "inference"), ``next_train`` returns rays from
+cameras all around the object, so exported point clouds and meshes cover every side, not only the photo's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Literal, Tuple, Type
+
+import numpy as np
+import torch
+from nerfstudio.cameras.cameras import Cameras
+from nerfstudio.cameras.rays import RayBundle
+from nerfstudio.data.datamanagers.base_datamanager import VanillaDataManager, VanillaDataManagerConfig
+
+from lift_common.schedules import linear_ramp
+from neurallift_ns.data.orbit_views import DIRECTION_NAMES, OrbitViewsConfig, orbit_cameras, sample_orbit_views
+from neurallift_ns.data.photo_dataparser import NeuralLiftPhotoDataParserConfig
+
+
+@dataclass
+class NeuralLiftDataManagerConfig(VanillaDataManagerConfig):
+    """Reference view and sampled orbit views of one photo's object."""
+
+    _target: Type = field(default_factory=lambda: NeuralLiftDataManager)
+    dataparser: NeuralLiftPhotoDataParserConfig = field(default_factory=NeuralLiftPhotoDataParserConfig)
+    """The photo and its reference camera."""
+    reference_resolution: int = 128
+    """Side of the reference view rendered in a reference step, in pixels."""
+    reference_patch_size: int = 0
+    """If positive and smaller than the reference resolution, a reference step renders a random square patch of this
+    side instead of the whole view (keeps memory bounded at large resolutions)."""
+    sampled_resolution: int = 128
+    """Side of each sampled view rendered in a sampled step, in pixels."""
+    sampled_views_per_step: int = 1
+    """Sampled views rendered together in one sampled step."""
+    orbit: OrbitViewsConfig = field(default_factory=OrbitViewsConfig)
+    """Where sampled views come from."""
+    reference_only_steps: int = 100
+    """Warm-up steps that train on the reference view only."""
+    reference_probability_start: float = 0.7
+    """Chance of a reference step right after the warm-up."""
+    reference_probability_end: float = 0.25
+    """Chance of a reference step once the decay is over."""
+    reference_probability_decay_steps: int = 3000
+    """Steps after the warm-up over which the chance of a reference step falls from start to end."""
+    num_eval_orbit_views: int = 8
+    """Views evenly spaced around the object that evaluation renders for the logs (no ground truth)."""
+    eval_orbit_resolution: int = 128
+    """Side of those evaluation views, in pixels."""
+
+
+def reference_probability(step: int, config: NeuralLiftDataManagerConfig) -> float:
+    """Chance that training step ``step`` is a reference step."""
+    if step < config.reference_only_steps:
+        return 1.0
+    end = config.reference_only_steps + config.reference_probability_decay_steps
+    return linear_ramp(
+        step, config.reference_only_steps, end, config.reference_probability_start, config.reference_probability_end
+    )
+
+
+def _resize(image: torch.Tensor, size: int, mode: str) -> torch.Tensor:
+    """``[H, W, C]`` to ``[size, size, C]``; area averaging when shrinking."""
+    if image.shape[0] == size:
+        return image
+    nchw = image.permute(2, 0, 1)[None]
+    mode = "area" if mode == "area" and size < image.shape[0] else ("bilinear" if mode == "area" else mode)
+    resized = torch.nn.functional.interpolate(nchw, size=(size, size), mode=mode)
+    return resized[0].permute(1, 2, 0)
+
+
+class NeuralLiftDataManager(VanillaDataManager):
+    """Yields a reference step or a sampled-views step each training step; see the module docstring."""
+
+    config: NeuralLiftDataManagerConfig
+
+    def __init__(
+        self,
+        config: NeuralLiftDataManagerConfig,
+        device: torch.device | str = "cpu",
+        test_mode: Literal["test", "val", "inference"] = "val",
+        world_size: int = 1,
+        local_rank: int = 0,
+        **kwargs,
+    ):
+        super().__init__(config, device, test_mode, world_size, local_rank, **kwargs)
+        self._load_reference()
+        self._eval_image_count = 0
+        # Each rank draws its own views; seeded so a run is repeatable.
+        self._generator = torch.Generator().manual_seed(1234 + local_rank)
+
+    def _load_reference(self) -> None:
+        """Photo (on white), mask and depth at the reference resolution, on the training device."""
+        from PIL import Image
+
+        metadata = self.train_dataparser_outputs.metadata
+        rgba = torch.from_numpy(np.asarray(Image.open(self.train_dataparser_outputs.image_filenames[0]))).float() / 255
+        mask = torch.from_numpy(np.asarray(Image.open(metadata["mask_path"]))).float()[..., None] / 255
+        depth = torch.from_numpy(np.load(metadata["depth_path"])).float()[..., None]
+        size = self.config.reference_resolution
+        rgb = rgba[..., :3] * rgba[..., 3:] + (1.0 - rgba[..., 3:])
+        self.reference_rgb = _resize(rgb, size, "area").to(self.device)
+        self.reference_mask = (_resize(mask, size, "area") >= 0.5).float().to(self.device)
+        self.reference_depth = _resize(depth, size, "bilinear").to(self.device)
+        cameras = self.train_dataparser_outputs.cameras
+        self.reference_camera: Cameras = reference_camera_at_resolution(cameras, size).to(self.device)
+
+    def _reference_step(self) -> Tuple[RayBundle, Dict]:
+        size = self.config.reference_resolution
+        patch = self.config.reference_patch_size
+        if 0 < patch < size:
+            top, left = (int(v) for v in torch.randint(0, size - patch + 1, (2,), generator=self._generator))
+            rows, cols = slice(top, top + patch), slice(left, left + patch)
+        else:
+            rows, cols = slice(0, size), slice(0, size)
+        y, x = torch.meshgrid(
+            torch.arange(size, device=self.device)[rows], torch.arange(size, device=self.device)[cols], indexing="ij"
+        )
+        coords = torch.stack([y, x], dim=-1).float() + 0.5
+        ray_bundle = self.reference_camera.generate_rays(camera_indices=0, coords=coords).flatten()
+        height, width = y.shape
+        batch = {
+            "is_reference": True,
+            "image": self.reference_rgb[rows, cols].reshape(-1, 3),
+            "mask": self.reference_mask[rows, cols].reshape(-1, 1),
+            "depth": self.reference_depth[rows, cols].reshape(-1, 1),
+            "image_shape": (height, width),
+        }
+        return ray_bundle, batch
+
+    def _sampled_step(self, step: int) -> Tuple[RayBundle, Dict]:
+        num = self.config.sampled_views_per_step
+        size = self.config.sampled_resolution
+        views = sample_orbit_views(
+            num,
+            size,
+            self.config.orbit,
+            step,
+            reference_elevation_deg=self.config.dataparser.reference_elevation_deg,
+            generator=self._generator,
+        )
+        cameras = views.cameras.to(self.device)
+        ray_bundle = cameras.generate_rays(camera_indices=torch.arange(num, device=self.device)[:, None])
+        ray_bundle = ray_bundle.flatten()  # [num * size * size] rays, view-major
+        ray_bundle.camera_indices = torch.zeros_like(ray_bundle.camera_indices)  # the field has one image's worth
+        batch = {
+            "is_reference": False,
+            "num_views": num,
+            "image_shape": (size, size),
+            "cameras": cameras,
+            "azimuth_deg": views.azimuth_deg,
+            "elevation_deg": views.elevation_deg,
+            "directions": views.directions,
+            "direction_names": [DIRECTION_NAMES[int(d)] for d in views.directions],
+        }
+        return ray_bundle, batch
+
+    def _all_around_rays(self) -> Tuple[RayBundle, Dict]:
+        """Random pixels of random cameras over the whole orbit (azimuth and elevation), for exporters."""
+        num_rays = self.train_pixel_sampler.num_rays_per_batch if self.train_pixel_sampler else 4096
+        size = self.config.sampled_resolution
+        azimuth = -180.0 + 360.0 * torch.rand(num_rays, generator=self._generator)
+        elevation = torch.rad2deg(torch.asin(2.0 * torch.rand(num_rays, generator=self._generator) - 1.0)) * 0.9
+        radius = torch.full((num_rays,), self.config.dataparser.reference_radius)
+        fov = torch.full((num_rays,), self.config.dataparser.reference_fov_deg)
+        cameras = orbit_cameras(azimuth, elevation, radius, fov, size).to(self.device)
+        coords = torch.rand(num_rays, 2, generator=self._generator).to(self.device) * size
+        ray_bundle = cameras.generate_rays(
+            camera_indices=torch.arange(num_rays, device=self.device)[:, None], coords=coords[:, None, :]
+        )
+        ray_bundle = ray_bundle.flatten()
+        ray_bundle.camera_indices = torch.zeros_like(ray_bundle.camera_indices)
+        return ray_bundle, {"is_reference": False}
+
+    def next_train(self, step: int) -> Tuple[RayBundle, Dict]:
+        self.train_count += 1
+        if self.test_mode != "val":
+            return self._all_around_rays()
+        if torch.rand(1, generator=self._generator).item() < reference_probability(step, self.config):
+            return self._reference_step()
+        return self._sampled_step(step)
+
+    def next_eval_image(self, step: int) -> Tuple[Cameras, Dict]:
+        """The reference view with its photo, then each evaluation orbit view in turn (without ground truth)."""
+        slot = self._eval_image_count % (1 + self.config.num_eval_orbit_views)
+        self._eval_image_count += 1
+        if slot == 0:
+            return super().next_eval_image(step)
+        azimuth = 360.0 * (slot - 1) / self.config.num_eval_orbit_views
+        camera = orbit_cameras(
+            torch.tensor([azimuth]),
+            torch.tensor([self.config.dataparser.reference_elevation_deg]),
+            torch.tensor([self.config.dataparser.reference_radius]),
+            torch.tensor([self.config.dataparser.reference_fov_deg]),
+            self.config.eval_orbit_resolution,
+        ).to(self.device)
+        return camera, {"orbit_azimuth_deg": azimuth, "image_idx": 0}
+
+
+def reference_camera_at_resolution(cameras: Cameras, size: int) -> Cameras:
+    """The reference camera rescaled to ``size`` x ``size`` pixels."""
+    reference = cameras[0:1]
+    return Cameras(
+        camera_to_worlds=reference.camera_to_worlds,
+        fx=reference.fx * size / reference.width,
+        fy=reference.fy * size / reference.height,
+        cx=torch.full_like(reference.cx, size / 2.0),
+        cy=torch.full_like(reference.cy, size / 2.0),
+        width=size,
+        height=size,
+        camera_type=reference.camera_type,
+    )

@@ -1,0 +1,268 @@
+"""Preprocessing of a photo for NeuralLift-360: mask, depth and framing, cached beside the photo.
+
+Stages: read the photo (and the user's mask and depth, if any) -> object mask -> rough depth -> framing (crop to the
+mask's box, centre on a square canvas with a border, resize). The results go into
+``<photo folder>/.neurallift_cache/<photo name>-<key>/``, where the key hashes the input files' bytes and the settings,
+so a changed photo, sidecar or setting is preprocessed again and an unchanged one never is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from nerfstudio.utils.rich_utils import CONSOLE
+
+from lift_common.errors import UserInputError
+from lift_common.images import load_photo
+from neurallift_ns.data.depth import estimate_depth, normalise_depth, silhouette_depth
+from neurallift_ns.data.framing import frame_object
+from neurallift_ns.data.inputs import PhotoInputs, find_inputs, load_user_depth, load_user_mask
+from neurallift_ns.data.masks import grabcut_mask, segmentation_model_mask
+
+CACHE_FOLDER_NAME = ".neurallift_cache"
+"""Folder created beside the input photo for everything derived from it."""
+CACHE_VERSION = 1
+"""Bumped when the cached files' meaning changes, so old caches are not reused."""
+MIN_MASK_FRACTION = 0.001
+MAX_MASK_FRACTION = 0.98
+
+
+@dataclass
+class PreprocessConfig:
+    """How a photo becomes the reference view: its mask, depth and framing."""
+
+    image_size: int = 256
+    """Side of the square canvas the framed photo, mask and depth are stored at, in pixels."""
+    border_ratio: float = 0.2
+    """Fraction of the canvas left empty at each side of the object's bounding box."""
+    mask_method: Literal["auto", "model", "grabcut"] = "auto"
+    """Object mask when the user gives none and the photo has no alpha: the segmentation model, GrabCut (no weights),
+    or auto (the model when its weights can be had, else GrabCut)."""
+    mask_model: str = "CIDAS/clipseg-rd64-refined"
+    """CLIPSeg segmentation model: a Hugging Face Hub id or a local folder."""
+    mask_prompt: str = "the main object"
+    """What the segmentation model looks for (e.g. "a coffee cup")."""
+    depth_method: Literal["auto", "model", "silhouette"] = "auto"
+    """Rough depth when the user gives none: the depth model, an inflated silhouette (no weights, a weak prior), or
+    auto (the model when its weights can be had, else the silhouette)."""
+    depth_model: str = "depth-anything/Depth-Anything-V2-Small-hf"
+    """Depth-estimation model (transformers): a Hugging Face Hub id or a local folder."""
+    user_depth_convention: Literal["depth", "disparity"] = "depth"
+    """Whether a user-supplied depth map holds depth (larger is farther) or disparity (larger is nearer)."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Where the mask and depth models run: auto is CUDA when available."""
+
+    def cache_settings(self) -> dict:
+        """The settings that change the output (not where models run)."""
+        settings = asdict(self)
+        settings.pop("device")
+        return settings
+
+
+@dataclass(frozen=True)
+class PreprocessedPhoto:
+    """The files preprocessing wrote for one photo."""
+
+    folder: Path
+    inputs: PhotoInputs
+
+    @property
+    def image_path(self) -> Path:
+        """The framed photo, RGBA with the mask as alpha."""
+        return self.folder / "image.png"
+
+    @property
+    def mask_path(self) -> Path:
+        return self.folder / "mask.png"
+
+    @property
+    def depth_path(self) -> Path:
+        """Depth as float32 ``.npy``: larger is farther, [0, 1] on the object."""
+        return self.folder / "depth.npy"
+
+    @property
+    def preview_path(self) -> Path:
+        """Photo | mask | depth side by side, for a person to check before training."""
+        return self.folder / "preview.png"
+
+    @property
+    def info_path(self) -> Path:
+        return self.folder / "preprocess.json"
+
+    def info(self) -> dict:
+        return json.loads(self.info_path.read_text())
+
+
+def cache_folder(inputs: PhotoInputs, config: PreprocessConfig) -> Path:
+    digest = hashlib.sha256(json.dumps({"version": CACHE_VERSION, **config.cache_settings()}, sort_keys=True).encode())
+    for path in (inputs.photo, inputs.mask, inputs.depth):
+        digest.update(b"\0" if path is None else path.read_bytes())
+    return inputs.photo.parent / CACHE_FOLDER_NAME / f"{inputs.photo.stem}-{digest.hexdigest()[:16]}"
+
+
+def preprocess_photo(data: Path, config: PreprocessConfig, force: bool = False) -> PreprocessedPhoto:
+    """Preprocess the photo ``data`` names, or return the cached result of an identical earlier run."""
+    inputs = find_inputs(data)
+    result = PreprocessedPhoto(folder=cache_folder(inputs, config), inputs=inputs)
+    if result.info_path.exists() and not force:
+        CONSOLE.log(f"Using preprocessed {inputs.photo.name} from {result.folder}")
+        return result
+    _run_stages(inputs, config, result.folder)
+    return result
+
+
+def _mask_stage(
+    photo: np.ndarray, inputs: PhotoInputs, config: PreprocessConfig, device: str
+) -> tuple[np.ndarray, str]:
+    if inputs.mask is not None:
+        return load_user_mask(inputs.mask, photo.shape[:2]), f"user mask {inputs.mask.name}"
+    if photo.shape[-1] == 4:
+        alpha = photo[..., 3] > 127
+        if not alpha.all():
+            return alpha, "the photo's alpha channel"
+        CONSOLE.log(f"{inputs.photo.name}: its alpha channel is opaque everywhere, so it is not used as the mask.")
+    rgb = photo[..., :3]
+    option = "--pipeline.datamanager.dataparser.preprocess.mask-model (ns-neurallift-preprocess: --mask-model)"
+    if config.mask_method == "grabcut":
+        return grabcut_mask(rgb), "GrabCut"
+    try:
+        return segmentation_model_mask(rgb, config.mask_model, config.mask_prompt, device, option), config.mask_model
+    except UserInputError as error:
+        if config.mask_method == "model":
+            raise
+        CONSOLE.log(f"[yellow]Segmentation model unavailable, using GrabCut instead: {error}")
+        return grabcut_mask(rgb), "GrabCut"
+
+
+def _depth_stage(
+    photo: np.ndarray, mask: np.ndarray, inputs: PhotoInputs, config: PreprocessConfig, device: str
+) -> tuple[np.ndarray, str, str]:
+    if inputs.depth is not None:
+        depth = load_user_depth(inputs.depth, photo.shape[:2])
+        return depth, config.user_depth_convention, f"user depth {inputs.depth.name}"
+    option = "--pipeline.datamanager.dataparser.preprocess.depth-model (ns-neurallift-preprocess: --depth-model)"
+    if config.depth_method == "silhouette":
+        return silhouette_depth(mask), "depth", "inflated silhouette"
+    try:
+        depth, convention = estimate_depth(photo[..., :3], config.depth_model, device, option)
+        return depth, convention, config.depth_model
+    except UserInputError as error:
+        if config.depth_method == "model":
+            raise
+        CONSOLE.log(f"[yellow]Depth model unavailable, using an inflated silhouette (a weak prior) instead: {error}")
+        return silhouette_depth(mask), "depth", "inflated silhouette"
+
+
+def _check_mask(mask: np.ndarray, source: str, inputs: PhotoInputs) -> None:
+    fraction = float(mask.mean())
+    fix = (
+        f"Give a mask beside the photo ({inputs.photo.stem}_mask.png, white on the object), "
+        "an RGBA photo whose alpha is the object, or a segmentation prompt that names the object."
+    )
+    if fraction < MIN_MASK_FRACTION:
+        raise UserInputError(f"The object mask of {inputs.photo} (from {source}) is empty. {fix}")
+    if fraction > MAX_MASK_FRACTION:
+        raise UserInputError(
+            f"The object mask of {inputs.photo} (from {source}) covers the whole image, so it does not separate the "
+            f"object from its background. {fix}"
+        )
+
+
+def _run_stages(inputs: PhotoInputs, config: PreprocessConfig, folder: Path) -> None:
+    import torch
+    from PIL import Image
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    device = config.device if config.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    timings: dict[str, float] = {}
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=CONSOLE, transient=True) as progress:
+        task = progress.add_task(f"Preprocessing {inputs.photo.name}", total=4)
+
+        def stage(name: str):
+            progress.update(task, description=f"Preprocessing {inputs.photo.name}: {name}")
+            return time.perf_counter()
+
+        start = stage("reading")
+        photo = load_photo(inputs.photo)
+        timings["read"] = time.perf_counter() - start
+        progress.advance(task)
+
+        start = stage("object mask")
+        mask, mask_source = _mask_stage(photo, inputs, config, device)
+        _check_mask(mask, mask_source, inputs)
+        timings["mask"] = time.perf_counter() - start
+        progress.advance(task)
+
+        start = stage("depth")
+        depth, convention, depth_source = _depth_stage(photo, mask, inputs, config, device)
+        depth = normalise_depth(depth, convention, mask)
+        timings["depth"] = time.perf_counter() - start
+        progress.advance(task)
+
+        start = stage("framing")
+        rgb, framed_mask, framed_depth = frame_object(
+            photo[..., :3], mask, depth, config.image_size, config.border_ratio
+        )
+        framed_depth = normalise_depth(framed_depth, "depth", framed_mask)
+        timings["frame"] = time.perf_counter() - start
+        progress.advance(task)
+
+    info = {
+        "version": CACHE_VERSION,
+        "photo": str(inputs.photo),
+        "mask_source": mask_source,
+        "depth_source": depth_source,
+        "depth_source_convention": convention,
+        "depth_convention": "depth",
+        "settings": config.cache_settings(),
+        "seconds": {name: round(value, 3) for name, value in timings.items()},
+    }
+    # Written into a temporary folder and renamed, so an interrupted run never leaves a half-filled cache entry.
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        alpha = (framed_mask * 255).astype(np.uint8)
+        Image.fromarray(np.dstack([rgb, alpha])).save(partial / "image.png")
+        Image.fromarray(alpha).save(partial / "mask.png")
+        np.save(partial / "depth.npy", framed_depth.astype(np.float32))
+        Image.fromarray(preview_strip(rgb, framed_mask, framed_depth)).save(partial / "preview.png")
+        (partial / "preprocess.json").write_text(json.dumps(info, indent=2))
+        if folder.exists():
+            shutil.rmtree(folder)
+        partial.rename(folder)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+
+    table = Table(title=f"Preprocessed {inputs.photo.name}", show_header=True)
+    for column in ("stage", "source", "seconds"):
+        table.add_column(column)
+    table.add_row("read", inputs.photo.name, f"{timings['read']:.2f}")
+    table.add_row("mask", mask_source, f"{timings['mask']:.2f}")
+    table.add_row("depth", f"{depth_source} ({convention})", f"{timings['depth']:.2f}")
+    table.add_row(
+        "frame", f"{config.image_size}x{config.image_size}, border {config.border_ratio}", f"{timings['frame']:.2f}"
+    )
+    CONSOLE.print(table)
+    CONSOLE.log(f"Wrote {folder} (preview: {folder / 'preview.png'})")
+
+
+def preview_strip(rgb: np.ndarray, mask: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """Photo | mask | depth (near is bright, off-object grey) side by side."""
+    import cv2
+
+    mask_image = np.repeat((mask * 255).astype(np.uint8)[..., None], 3, axis=-1)
+    nearness = ((1.0 - depth) * 255).astype(np.uint8)
+    depth_image = cv2.applyColorMap(nearness, cv2.COLORMAP_TURBO)[..., ::-1]
+    depth_image = np.where(mask[..., None], depth_image, 128).astype(np.uint8)
+    return np.concatenate([rgb, mask_image, depth_image], axis=1)
