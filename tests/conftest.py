@@ -16,3 +16,18 @@ def coffee_photo(tmp_path: Path) -> Path:
     path = tmp_path / "coffee.png"
     Image.fromarray(data.coffee()).save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_depth_model(tmp_path_factory) -> Path:
+    """A tiny random Depth Anything model saved in the transformers format."""
+    from tests.tiny_models import save_tiny_depth_anything
+
+    return save_tiny_depth_anything(tmp_path_factory.mktemp("models") / "tiny-depth-anything")
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path: Path) -> None:
+    """No Hugging Face Hub, and an empty cache: only local folders can be loaded."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "empty-hf-cache"))

@@ -101,8 +101,8 @@ class NeuralLiftDataManager(VanillaDataManager):
         from PIL import Image
 
         metadata = self.train_dataparser_outputs.metadata
-        rgba = torch.from_numpy(np.asarray(Image.open(self.train_dataparser_outputs.image_filenames[0]))).float() / 255
-        mask = torch.from_numpy(np.asarray(Image.open(metadata["mask_path"]))).float()[..., None] / 255
+        rgba = torch.from_numpy(np.array(Image.open(self.train_dataparser_outputs.image_filenames[0]))).float() / 255
+        mask = torch.from_numpy(np.array(Image.open(metadata["mask_path"]))).float()[..., None] / 255
         depth = torch.from_numpy(np.load(metadata["depth_path"])).float()[..., None]
         size = self.config.reference_resolution
         rgb = rgba[..., :3] * rgba[..., 3:] + (1.0 - rgba[..., 3:])
@@ -164,7 +164,9 @@ class NeuralLiftDataManager(VanillaDataManager):
 
     def _all_around_rays(self) -> Tuple[RayBundle, Dict]:
         """Random pixels of random cameras over the whole orbit (azimuth and elevation), for exporters."""
-        num_rays = self.train_pixel_sampler.num_rays_per_batch if self.train_pixel_sampler else 4096
+        # ns-export sets the pixel sampler's batch size; in "inference" mode there is no sampler, so the config's.
+        sampler = self.train_pixel_sampler
+        num_rays = sampler.num_rays_per_batch if sampler is not None else self.config.train_num_rays_per_batch
         size = self.config.sampled_resolution
         azimuth = -180.0 + 360.0 * torch.rand(num_rays, generator=self._generator)
         elevation = torch.rad2deg(torch.asin(2.0 * torch.rand(num_rays, generator=self._generator) - 1.0)) * 0.9
@@ -172,9 +174,8 @@ class NeuralLiftDataManager(VanillaDataManager):
         fov = torch.full((num_rays,), self.config.dataparser.reference_fov_deg)
         cameras = orbit_cameras(azimuth, elevation, radius, fov, size).to(self.device)
         coords = torch.rand(num_rays, 2, generator=self._generator).to(self.device) * size
-        ray_bundle = cameras.generate_rays(
-            camera_indices=torch.arange(num_rays, device=self.device)[:, None], coords=coords[:, None, :]
-        )
+        indices = torch.arange(num_rays, device=self.device)[:, None]
+        ray_bundle = cameras.generate_rays(camera_indices=indices, coords=coords)
         ray_bundle = ray_bundle.flatten()
         ray_bundle.camera_indices = torch.zeros_like(ray_bundle.camera_indices)
         return ray_bundle, {"is_reference": False}

@@ -33,7 +33,8 @@ def test_neurallift_help_lists_our_options_with_their_help() -> None:
     out = help_text(check(run_command(["ns-train", "neurallift", "--help"])))
     assert "--pipeline.model.implementation {auto,tcnn,torch}" in out
     assert "picks tiny-cuda-nn when it is installed and a GPU is visible" in out
-    assert "neurallift-photo" in out  # our dataparser is the default subcommand
+    assert "--pipeline.datamanager.dataparser.preprocess.depth-model" in out  # our dataparser's options
+    assert "Depth-estimation model (transformers): a Hugging Face Hub id or a local folder." in out
 
 
 def test_lolnerf_help_lists_our_options_with_their_help() -> None:

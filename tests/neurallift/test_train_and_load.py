@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,22 +14,19 @@ from tests.commands import check, run_command
 
 pytestmark = pytest.mark.slow
 
+# Two small steps: a reference step, then a sampled-views step.
 TRAIN_TWO_STEPS = [
-    "--max-num-iterations",
-    "2",
-    "--steps-per-save",
-    "1",
-    "--vis",
-    "tensorboard",
-    "--pipeline.datamanager.train-num-rays-per-batch",
-    "256",
-    "--machine.seed",
-    "0",
+    *("--max-num-iterations", "2", "--steps-per-save", "1", "--vis", "tensorboard", "--machine.seed", "0"),
+    *("--pipeline.datamanager.train-num-rays-per-batch", "256"),
+    *("--pipeline.datamanager.reference-resolution", "16", "--pipeline.datamanager.sampled-resolution", "16"),
+    *("--pipeline.datamanager.reference-only-steps", "1", "--pipeline.datamanager.reference-probability-start", "0"),
+    *("--pipeline.datamanager.dataparser.preprocess.image-size", "32"),
+    *("--pipeline.datamanager.dataparser.preprocess.mask-method", "grabcut"),
 ]
 
 
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory) -> tuple[Path, Path]:
+def trained_run(tmp_path_factory, tiny_depth_model) -> tuple[Path, Path]:
     """A two-step run on scikit-image's coffee photo: (its config.yml, the photo's folder)."""
     from PIL import Image
     from skimage import data
@@ -38,7 +36,9 @@ def trained_run(tmp_path_factory) -> tuple[Path, Path]:
     photo.parent.mkdir()
     Image.fromarray(data.coffee()).save(photo)
     outputs = folder / "outputs"
-    check(run_command(["ns-train", "neurallift", "--data", str(photo), "--output-dir", str(outputs), *TRAIN_TWO_STEPS]))
+    depth = ("--pipeline.datamanager.dataparser.preprocess.depth-model", str(tiny_depth_model))
+    train = ["ns-train", "neurallift", "--data", str(photo), "--output-dir", str(outputs), *TRAIN_TWO_STEPS, *depth]
+    check(run_command(train, HF_HUB_OFFLINE="1"))
     (config,) = outputs.glob("*/neurallift/*/config.yml")
     return config, photo.parent
 
@@ -70,9 +70,11 @@ def test_ns_export_pointcloud_loads_the_checkpoint(trained_run, tmp_path: Path) 
     assert ply.exists() and ply.stat().st_size > 0
 
 
-def test_only_the_documented_cache_is_written_beside_the_photo(trained_run) -> None:
+def test_preprocessing_used_the_given_depth_model_and_wrote_only_its_cache(trained_run, tiny_depth_model) -> None:
     _, photo_folder = trained_run
     assert sorted(p.name for p in photo_folder.iterdir()) == [".neurallift_cache", "coffee.png"]
+    (info,) = photo_folder.glob(".neurallift_cache/*/preprocess.json")
+    assert json.loads(info.read_text())["depth_source"] == str(tiny_depth_model)
 
 
 def test_missing_photo_is_one_message_not_a_traceback(tmp_path: Path) -> None:

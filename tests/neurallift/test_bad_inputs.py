@@ -1,0 +1,119 @@
+"""Each kind of bad input gets one readable message naming the file, or is handled with a log line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lift_common.errors import UserInputError
+from neurallift_ns.data.inputs import find_inputs
+from neurallift_ns.data.preprocess import PreprocessConfig, preprocess_photo
+from tests.commands import run_command
+
+QUICK = PreprocessConfig(image_size=32, mask_method="grabcut", depth_method="silhouette")
+
+
+@pytest.fixture
+def photo_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "object"
+    folder.mkdir()
+    rgb = np.full((60, 80, 3), 230, np.uint8)
+    rgb[15:45, 25:55] = (200, 40, 40)
+    Image.fromarray(rgb).save(folder / "thing.png")
+    return folder
+
+
+def _mask(folder: Path, mask: np.ndarray, name: str = "thing_mask.png") -> None:
+    Image.fromarray(mask.astype(np.uint8) * 255).save(folder / name)
+
+
+def test_empty_mask(photo_folder: Path) -> None:
+    _mask(photo_folder, np.zeros((60, 80), bool))
+    with pytest.raises(
+        UserInputError, match=r"thing\.png \(from user mask thing_mask\.png\) is empty.*thing_mask\.png"
+    ):
+        preprocess_photo(photo_folder / "thing.png", QUICK)
+
+
+def test_mask_covering_the_whole_image(photo_folder: Path) -> None:
+    _mask(photo_folder, np.ones((60, 80), bool))
+    with pytest.raises(UserInputError, match="covers the whole image"):
+        preprocess_photo(photo_folder / "thing.png", QUICK)
+
+
+def test_mask_of_another_shape(photo_folder: Path) -> None:
+    _mask(photo_folder, np.ones((60, 60), bool))
+    with pytest.raises(UserInputError, match=r"thing_mask\.png is 60x60 but the photo is 80x60"):
+        preprocess_photo(photo_folder / "thing.png", QUICK)
+
+
+def test_mask_of_the_same_shape_at_another_size_is_resized(photo_folder: Path, capsys) -> None:
+    mask = np.zeros((30, 40), bool)
+    mask[8:22, 12:28] = True
+    _mask(photo_folder, mask)
+    preprocess_photo(photo_folder / "thing.png", QUICK)
+    assert "mask resized from 40x30 to the photo's 80x60" in capsys.readouterr().out
+
+
+def test_depth_with_nan_and_inf_is_filled(photo_folder: Path, capsys) -> None:
+    depth = np.ones((60, 80), np.float32)
+    depth[0, 0], depth[1, 1] = np.nan, np.inf
+    np.save(photo_folder / "thing_depth.npy", depth)
+    preprocess_photo(photo_folder / "thing.png", QUICK)
+    assert "2 NaN/inf depth values filled" in capsys.readouterr().out
+
+
+def test_depth_without_a_finite_value(photo_folder: Path) -> None:
+    np.save(photo_folder / "thing_depth.npy", np.full((60, 80), np.nan, np.float32))
+    with pytest.raises(UserInputError, match=r"thing_depth\.npy holds no finite depth value"):
+        preprocess_photo(photo_folder / "thing.png", QUICK)
+
+
+def test_depth_that_is_not_a_map(photo_folder: Path) -> None:
+    np.save(photo_folder / "thing_depth.npy", np.zeros((3, 60, 80), np.float32))
+    with pytest.raises(UserInputError, match=r"thing_depth\.npy holds an array of shape \(3, 60, 80\)"):
+        preprocess_photo(photo_folder / "thing.png", QUICK)
+
+
+def test_16_bit_png_depth_is_read(photo_folder: Path) -> None:
+    Image.fromarray(np.tile(np.arange(80, dtype=np.uint16) * 800, (60, 1))).save(photo_folder / "depth.png")
+    assert find_inputs(photo_folder).depth == photo_folder / "depth.png"
+    assert preprocess_photo(photo_folder, QUICK).info()["depth_source"] == "user depth depth.png"
+
+
+def test_folder_without_a_photo(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("no photo here")
+    with pytest.raises(UserInputError, match="holds no photo"):
+        find_inputs(tmp_path)
+
+
+def test_folder_with_two_photos(photo_folder: Path) -> None:
+    Image.new("RGB", (10, 10)).save(photo_folder / "other.jpg")
+    with pytest.raises(UserInputError, match=r"holds 2 photos \(other\.jpg, thing\.png\)"):
+        find_inputs(photo_folder)
+
+
+def test_not_a_photo_format(tmp_path: Path) -> None:
+    (tmp_path / "scan.tiff").write_bytes(b"II*\0")
+    with pytest.raises(UserInputError, match=r"scan\.tiff is not a PNG, JPEG or WebP photo"):
+        find_inputs(tmp_path / "scan.tiff")
+
+
+def test_preprocess_command_explains_a_bad_mask_without_a_traceback(photo_folder: Path) -> None:
+    _mask(photo_folder, np.zeros((60, 80), bool))
+    result = run_command(["ns-neurallift-preprocess", str(photo_folder / "thing.png"), "--depth-method", "silhouette"])
+    assert result.returncode == 1
+    assert "is empty" in result.stderr and "Traceback" not in result.stderr + result.stdout
+
+
+def test_preprocess_command_writes_a_preview(photo_folder: Path) -> None:
+    _mask(photo_folder, np.pad(np.ones((30, 30), bool), ((15, 15), (25, 25))))
+    args = ["ns-neurallift-preprocess", str(photo_folder), "--depth-method", "silhouette", "--image-size", "48"]
+    result = run_command(args)
+    assert result.returncode == 0, result.stderr
+    (preview,) = photo_folder.glob(".neurallift_cache/*/preview.png")
+    assert Image.open(preview).size == (144, 48)
+    assert "preview.png" in " ".join(result.stdout.split())

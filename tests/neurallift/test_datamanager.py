@@ -1,0 +1,86 @@
+"""The datamanager's batches: reference steps, sampled steps, and rays from all around for exporters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from neurallift_ns.data.datamanager import NeuralLiftDataManagerConfig
+from neurallift_ns.data.orbit_views import DIRECTION_NAMES
+from neurallift_ns.data.photo_dataparser import NeuralLiftPhotoDataParserConfig
+from neurallift_ns.data.preprocess import PreprocessConfig
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    rgba = np.zeros((48, 64, 4), np.uint8)
+    rgba[..., :3] = (30, 120, 200)
+    rgba[8:40, 16:48, 3] = 255
+    Image.fromarray(rgba).save(tmp_path / "object.png")
+    return tmp_path / "object.png"
+
+
+def _datamanager(photo: Path, test_mode: str = "val", **overrides):
+    dataparser = NeuralLiftPhotoDataParserConfig(data=photo, preprocess=PreprocessConfig(image_size=32))
+    config = NeuralLiftDataManagerConfig(
+        dataparser=dataparser,
+        reference_resolution=16,
+        sampled_resolution=8,
+        train_num_rays_per_batch=512,
+        **overrides,
+    )
+    return config.setup(device="cpu", test_mode=test_mode)
+
+
+def test_reference_steps_during_warmup(photo: Path) -> None:
+    datamanager = _datamanager(photo, reference_only_steps=10)
+    rays, batch = datamanager.next_train(0)
+    assert batch["is_reference"] and rays.shape == (256,)
+    assert batch["image"].shape == (256, 3) and batch["mask"].shape == (256, 1) and batch["depth"].shape == (256, 1)
+    assert 0.2 < batch["mask"].mean() < 0.8
+    # The reference camera's central ray points at the object's centre, from the front (-Y).
+    centre = rays.reshape((16, 16))[8, 8]
+    assert centre.origins[1] < 0 and torch.linalg.cross(centre.directions, -centre.origins).norm() < 0.15
+
+
+def test_reference_patches(photo: Path) -> None:
+    rays, batch = _datamanager(photo, reference_patch_size=4).next_train(0)
+    assert rays.shape == (16,) and batch["image"].shape == (16, 3) and batch["image_shape"] == (4, 4)
+
+
+def test_several_sampled_views_per_step(photo: Path) -> None:
+    datamanager = _datamanager(
+        photo,
+        reference_only_steps=0,
+        reference_probability_start=0.0,
+        reference_probability_end=0.0,
+        sampled_views_per_step=3,
+    )
+    rays, batch = datamanager.next_train(5)
+    assert not batch["is_reference"] and "image" not in batch
+    assert rays.shape == (3 * 8 * 8,) and batch["num_views"] == 3 and batch["image_shape"] == (8, 8)
+    assert batch["directions"].shape == (3,)
+    assert all(name in DIRECTION_NAMES for name in batch["direction_names"])
+
+
+@pytest.mark.parametrize("test_mode", ["test", "inference"])
+def test_exporters_get_rays_from_all_around(photo: Path, test_mode: str) -> None:
+    datamanager = _datamanager(photo, test_mode=test_mode)
+    rays, _ = datamanager.next_train(0)
+    assert rays.shape == (512,)
+    octants = {tuple((origin > 0).tolist()) for origin in rays.origins}
+    assert len(octants) == 8
+    assert datamanager.get_datapath() == photo
+
+
+def test_train_dataset_and_eval_loader_hold_the_reference_view(photo: Path) -> None:
+    datamanager = _datamanager(photo, test_mode="test")
+    assert len(datamanager.train_dataset) == 1 and datamanager.train_dataset.cameras.shape == (1,)
+    camera, batch = next(iter(datamanager.fixed_indices_eval_dataloader))
+    assert batch["image"].shape == (32, 32, 3)
+    _, orbit_batch = datamanager.next_eval_image(0), datamanager.next_eval_image(1)[1]
+    assert "image" not in orbit_batch and orbit_batch["orbit_azimuth_deg"] == 0.0

@@ -1,0 +1,111 @@
+"""Preprocessing a real photo: mask, depth and framing, cached beside the photo and reused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lift_common.errors import UserInputError
+from neurallift_ns.data.preprocess import CACHE_FOLDER_NAME, PreprocessConfig, preprocess_photo
+
+
+def settings(depth_model: Path, **overrides) -> PreprocessConfig:
+    base = {"image_size": 64, "mask_method": "grabcut", "depth_method": "model", "depth_model": str(depth_model)}
+    return PreprocessConfig(**{**base, **overrides})
+
+
+def test_real_photo_with_grabcut_and_a_depth_model_from_disk(coffee_photo, tiny_depth_model, offline) -> None:
+    result = preprocess_photo(coffee_photo, settings(tiny_depth_model))
+    image = np.asarray(Image.open(result.image_path))
+    mask = np.asarray(Image.open(result.mask_path)) > 127
+    depth = np.load(result.depth_path)
+    assert image.shape == (64, 64, 4) and mask.shape == (64, 64) and depth.shape == (64, 64)
+    assert 0.1 < mask.mean() < 0.9
+    assert depth[mask].min() == pytest.approx(0.0, abs=1e-6) and depth[mask].max() == pytest.approx(1.0, abs=1e-6)
+    info = result.info()
+    assert info["mask_source"] == "GrabCut" and info["depth_source"] == str(tiny_depth_model)
+    assert info["depth_source_convention"] == "disparity"  # Depth Anything predicts relative disparity
+    assert Image.open(result.preview_path).size == (3 * 64, 64)
+
+
+def test_framing_centres_the_object_with_the_border(coffee_photo, tiny_depth_model, offline) -> None:
+    result = preprocess_photo(coffee_photo, settings(tiny_depth_model, image_size=100, border_ratio=0.2))
+    mask = np.asarray(Image.open(result.mask_path)) > 127
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    longer_side = max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1)
+    assert longer_side == pytest.approx(60, abs=2)  # (1 - 2 * 0.2) of the canvas
+    assert (rows[0] + rows[-1]) / 2 == pytest.approx(49.5, abs=1.5)
+    assert (cols[0] + cols[-1]) / 2 == pytest.approx(49.5, abs=1.5)
+
+
+def test_cache_is_reused_and_keyed_by_content_and_settings(coffee_photo, tiny_depth_model, offline) -> None:
+    first = preprocess_photo(coffee_photo, settings(tiny_depth_model))
+    written = first.info_path.stat().st_mtime_ns
+    again = preprocess_photo(coffee_photo, settings(tiny_depth_model))
+    assert again.folder == first.folder and again.info_path.stat().st_mtime_ns == written
+    other_setting = preprocess_photo(coffee_photo, settings(tiny_depth_model, border_ratio=0.1))
+    assert other_setting.folder != first.folder
+    Image.fromarray(np.asarray(Image.open(coffee_photo))[::-1].copy()).save(coffee_photo)  # the photo changes
+    assert preprocess_photo(coffee_photo, settings(tiny_depth_model)).folder not in (first.folder, other_setting.folder)
+    assert sorted(p.name for p in coffee_photo.parent.iterdir()) == [CACHE_FOLDER_NAME, coffee_photo.name]
+
+
+def test_user_mask_wins_and_user_depth_convention_is_applied(tmp_path: Path) -> None:
+    folder = tmp_path / "object"
+    folder.mkdir()
+    rgb = np.full((50, 80, 3), 200, np.uint8)
+    Image.fromarray(rgb).save(folder / "thing.jpg")
+    mask = np.zeros((50, 80), np.uint8)
+    mask[10:40, 20:60] = 255
+    Image.fromarray(mask).save(folder / "mask.png")
+    disparity = np.tile(np.linspace(1.0, 2.0, 80, dtype=np.float32), (50, 1))  # right side nearer
+    np.save(folder / "depth.npy", disparity)
+    result = preprocess_photo(folder, PreprocessConfig(image_size=32, user_depth_convention="disparity"))
+    info = result.info()
+    assert info["mask_source"] == "user mask mask.png" and info["depth_source"] == "user depth depth.npy"
+    depth = np.load(result.depth_path)
+    row = depth[16]
+    on_object = np.asarray(Image.open(result.mask_path))[16] > 127
+    assert row[on_object][0] > row[on_object][-1]  # stored as depth: the left (farther) side is larger
+
+
+def test_rgba_alpha_is_the_mask(tmp_path: Path) -> None:
+    rgba = np.zeros((40, 40, 4), np.uint8)
+    rgba[..., :3] = 90
+    rgba[5:25, 10:30, 3] = 255
+    Image.fromarray(rgba).save(tmp_path / "cutout.png")
+    result = preprocess_photo(tmp_path / "cutout.png", PreprocessConfig(image_size=32, depth_method="silhouette"))
+    assert result.info()["mask_source"] == "the photo's alpha channel"
+
+
+def test_missing_depth_model_stops_with_its_name_when_asked_for(coffee_photo, offline) -> None:
+    config = PreprocessConfig(image_size=32, mask_method="grabcut", depth_method="model", depth_model="someone/depth")
+    with pytest.raises(UserInputError, match=r"Depth estimation model 'someone/depth'.*preprocess.depth-model"):
+        preprocess_photo(coffee_photo, config)
+
+
+def test_auto_falls_back_without_weights(coffee_photo, offline, capsys) -> None:
+    config = PreprocessConfig(image_size=32, mask_model="someone/segmenter", depth_model="someone/depth")
+    info = preprocess_photo(coffee_photo, config).info()
+    assert info["mask_source"] == "GrabCut" and info["depth_source"] == "inflated silhouette"
+    assert "using GrabCut instead" in capsys.readouterr().out
+
+
+def test_segmentation_model_loads_from_a_local_folder(tmp_path: Path, offline) -> None:
+    from neurallift_ns.data.masks import segmentation_model_mask
+    from tests.tiny_models import save_tiny_clipseg
+
+    folder = save_tiny_clipseg(tmp_path / "tiny-clipseg")
+    rgb = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    mask = segmentation_model_mask(rgb, str(folder), "a cup", "cpu", "--mask-model")
+    assert mask.shape == (48, 64) and mask.dtype == bool
+
+
+def test_preview_and_info_are_json_readable(coffee_photo, tiny_depth_model, offline) -> None:
+    result = preprocess_photo(coffee_photo, settings(tiny_depth_model))
+    info = json.loads(result.info_path.read_text())
+    assert set(info["seconds"]) == {"read", "mask", "depth", "frame"}

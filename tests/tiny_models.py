@@ -1,0 +1,92 @@
+"""Tiny randomly initialised models saved in the real on-disk formats, loaded by the same code as a Hub id.
+
+Nothing here downloads: configs, weights, tokenizer vocabularies and processor settings are all written by the tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+
+def _byte_symbols() -> list[str]:
+    """The 256 printable symbols byte-level BPE uses for bytes (GPT-2's table: printable bytes map to themselves)."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    symbols, extra = {}, 0
+    for byte in range(256):
+        if byte in printable:
+            symbols[byte] = chr(byte)
+        else:
+            symbols[byte] = chr(256 + extra)
+            extra += 1
+    return list(symbols.values())
+
+
+def save_tiny_clip_tokenizer(folder: Path) -> Path:
+    """A byte-level BPE CLIP tokenizer with every byte and a handful of merges, saved with ``save_pretrained``."""
+    from transformers import CLIPTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    symbols = _byte_symbols()
+    vocab_tokens = symbols + [symbol + "</w>" for symbol in symbols]
+    merges = [("t", "h"), ("th", "e</w>"), ("o", "b"), ("ob", "j"), ("a", "i"), ("m", "ai")]
+    vocab_tokens += ["".join(pair) for pair in merges] + ["<|startoftext|>", "<|endoftext|>"]
+    vocab = {token: index for index, token in enumerate(dict.fromkeys(vocab_tokens))}
+    CLIPTokenizer(vocab=vocab, merges=merges).save_pretrained(folder)
+    return folder
+
+
+def save_tiny_depth_anything(folder: Path, seed: int = 0) -> Path:
+    """A Depth Anything model (DINOv2 backbone + DPT head) with a few thousand random weights, and its processor."""
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTImageProcessor
+
+    torch.manual_seed(seed)
+    backbone = Dinov2Config(
+        image_size=28,
+        patch_size=14,
+        hidden_size=16,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        intermediate_size=32,
+        out_features=["stage1", "stage2", "stage3", "stage4"],
+        reshape_hidden_states=False,
+    )
+    config = DepthAnythingConfig(
+        backbone_config=backbone,
+        reassemble_hidden_size=16,
+        neck_hidden_sizes=[8, 8, 8, 8],
+        fusion_hidden_size=8,
+        head_hidden_size=8,
+        patch_size=14,
+    )
+    DepthAnythingForDepthEstimation(config).save_pretrained(folder)
+    DPTImageProcessor(
+        do_resize=True, size={"height": 28, "width": 28}, keep_aspect_ratio=False, ensure_multiple_of=14
+    ).save_pretrained(folder)
+    return folder
+
+
+def save_tiny_clipseg(folder: Path, seed: int = 0) -> Path:
+    """A CLIPSeg model with tiny text and vision towers, and its processor (CLIP tokenizer + image processor)."""
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPSegConfig,
+        CLIPSegForImageSegmentation,
+        CLIPSegProcessor,
+        CLIPTokenizer,
+    )
+
+    torch.manual_seed(seed)
+    tokenizer = CLIPTokenizer.from_pretrained(save_tiny_clip_tokenizer(folder / "tokenizer"))
+    text = {"vocab_size": len(tokenizer), "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 2}
+    text.update({"num_attention_heads": 2, "max_position_embeddings": 32, "projection_dim": 16})
+    vision = {"image_size": 32, "patch_size": 8, "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 2}
+    vision.update({"num_attention_heads": 2, "projection_dim": 16})
+    config = CLIPSegConfig(
+        text_config=text, vision_config=vision, projection_dim=16, extract_layers=[0, 1], reduce_dim=8
+    )
+    CLIPSegForImageSegmentation(config).save_pretrained(folder)
+    image_processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    CLIPSegProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)
+    return folder
