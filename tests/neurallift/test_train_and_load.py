@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 # Two small steps: a reference step, then a sampled-views step.
 TRAIN_TWO_STEPS = [
     *("--max-num-iterations", "2", "--steps-per-save", "1", "--vis", "tensorboard", "--machine.seed", "0"),
-    *("--pipeline.datamanager.train-num-rays-per-batch", "256"),
+    *("--pipeline.datamanager.train-num-rays-per-batch", "256", "--pipeline.datamanager.sampled-views-per-step", "2"),
     *("--pipeline.datamanager.reference-resolution", "16", "--pipeline.datamanager.sampled-resolution", "16"),
     *("--pipeline.datamanager.reference-only-steps", "1", "--pipeline.datamanager.reference-probability-start", "0"),
     *("--pipeline.datamanager.dataparser.preprocess.image-size", "32"),
