@@ -7,14 +7,13 @@ mediapipe here or in what it imports at module level).
 from __future__ import annotations
 
 from nerfstudio.configs.base_config import ViewerConfig
-from nerfstudio.data.datamanagers.base_datamanager import VanillaDataManagerConfig
 from nerfstudio.engine.optimizers import AdamOptimizerConfig
 from nerfstudio.engine.schedulers import ExponentialDecaySchedulerConfig
 from nerfstudio.pipelines.base_pipeline import VanillaPipelineConfig
 from nerfstudio.plugins.types import MethodSpecification
 
 from lift_common.trainer import LiftTrainerConfig
-from lolnerf_ns.data.transforms_dataparser import LOLNeRFTransformsDataParserConfig
+from lolnerf_ns.data.datamanager import LOLNeRFDataManagerConfig
 from lolnerf_ns.model import LOLNeRFModelConfig
 
 lolnerf_method = MethodSpecification(
@@ -25,10 +24,8 @@ lolnerf_method = MethodSpecification(
         max_num_iterations=100000,
         mixed_precision=False,
         pipeline=VanillaPipelineConfig(
-            datamanager=VanillaDataManagerConfig(
-                dataparser=LOLNeRFTransformsDataParserConfig(),
-                train_num_rays_per_batch=2048,
-                eval_num_rays_per_batch=2048,
+            datamanager=LOLNeRFDataManagerConfig(
+                images_per_batch=8, pixels_per_image=256, eval_num_rays_per_batch=2048
             ),
             model=LOLNeRFModelConfig(eval_num_rays_per_chunk=1 << 12),
         ),

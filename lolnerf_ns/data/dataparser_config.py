@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from nerfstudio.plugins.registry_dataparser import DataParserSpecification
 
+from lolnerf_ns.data.collection_dataparser import LOLNeRFCollectionDataParserConfig
 from lolnerf_ns.data.transforms_dataparser import LOLNeRFTransformsDataParserConfig
 
 lolnerf_transforms_dataparser = DataParserSpecification(
     config=LOLNeRFTransformsDataParserConfig(),
     description="A transforms.json of single views of many instances of one class, with known cameras (LOLNeRF).",
+)
+
+lolnerf_collection_dataparser = DataParserSpecification(
+    config=LOLNeRFCollectionDataParserConfig(),
+    description="A folder of single-view photos of one class; cameras fitted to five landmarks per photo (LOLNeRF).",
 )

@@ -1,0 +1,208 @@
+"""Cameras from five 2D landmarks per image: canonical 3D keypoints shared by the class, and a pose per image.
+
+LOLNeRF estimates cameras by fitting one set of canonical 3D keypoints and a camera per image to the detected 2D
+landmarks; its code was never released, so this is our implementation of that idea:
+
+1. **Initialise** every camera by PnP (OpenCV) against a mean-face template, at a shared focal length.
+2. **Jointly refine** the canonical keypoints and all poses (and the focal length, if asked) with scipy's
+   ``least_squares`` (trust-region reflective, robust soft-L1 loss). We chose scipy over a batched torch
+   Levenberg-Marquardt because its sparse Jacobian (each residual depends on 15 canonical values, 6 pose values and
+   the focal length) makes a 1,000-image fit a few seconds on a CPU, with a well-tested robust loss and no solver code
+   of our own.
+3. **Fix the gauge**: a similarity transform (Umeyama) takes the keypoints onto the template, so the object sits at
+   the origin inside [-1, 1]^3, +Z up, its front looking along -Y (towards the azimuth-0 camera of
+   :mod:`lift_common.cameras`), at the template's scale.
+
+Landmarks, in this order, named as they appear in a frontal photo: the eye on the image's left, the eye on the
+image's right, the nose tip, the mouth corner on the image's left, the mouth corner on the image's right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from jaxtyping import Float
+
+LANDMARK_NAMES = ("left_eye", "right_eye", "nose_tip", "mouth_left", "mouth_right")
+
+MEAN_FACE_TEMPLATE = np.array(
+    [
+        [-0.25, -0.35, 0.15],  # left eye (image left in a frontal view: world -X)
+        [0.25, -0.35, 0.15],  # right eye
+        [0.0, -0.55, -0.05],  # nose tip, nearest the front camera
+        [-0.20, -0.38, -0.30],  # left mouth corner
+        [0.20, -0.38, -0.30],  # right mouth corner
+    ],
+    dtype=np.float64,
+)
+"""Canonical keypoints of an average face in world units: +Z up, front towards -Y, head centre at the origin."""
+
+# OpenCV cameras look along +Z with +Y down; nerfstudio's (OpenGL) along -Z with +Y up.
+_OPENCV_TO_OPENGL = np.diag([1.0, -1.0, -1.0])
+
+
+@dataclass
+class CameraFit:
+    """Result of :func:`fit_canonical_keypoints`, in the fixed gauge."""
+
+    canonical_keypoints: Float[np.ndarray, "5 3"]
+    camera_to_world: Float[np.ndarray, "num 3 4"]
+    """nerfstudio (OpenGL) camera-to-world matrices."""
+    focal_length: float
+    """Shared focal length in pixels."""
+    residual_px: Float[np.ndarray, "num"]
+    """Root-mean-square reprojection error of each image's landmarks, in pixels."""
+
+
+def _rotate(rotation_vectors: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Rotate ``points`` [N, K, 3] by axis-angle ``rotation_vectors`` [N, 3] (Rodrigues), vectorised."""
+    angle = np.linalg.norm(rotation_vectors, axis=-1, keepdims=True)[:, None]  # [N, 1, 1]
+    axis = rotation_vectors[:, None] / np.maximum(angle, 1e-12)
+    cos, sin = np.cos(angle), np.sin(angle)
+    return (
+        points * cos + np.cross(axis, points) * sin + axis * np.sum(axis * points, axis=-1, keepdims=True) * (1.0 - cos)
+    )
+
+
+def project(
+    keypoints: np.ndarray, rotation_vectors: np.ndarray, translations: np.ndarray, focal: float, principal: np.ndarray
+) -> np.ndarray:
+    """OpenCV pinhole projection of shared ``keypoints`` [K, 3] into N cameras: [N, K, 2] pixels."""
+    camera_points = _rotate(rotation_vectors, np.broadcast_to(keypoints, (len(rotation_vectors), *keypoints.shape)))
+    camera_points = camera_points + translations[:, None]
+    return focal * camera_points[..., :2] / camera_points[..., 2:3] + principal
+
+
+def _initial_poses(landmarks: np.ndarray, focal: float, principal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import cv2
+
+    intrinsics = np.array([[focal, 0, principal[0]], [0, focal, principal[1]], [0, 0, 1]], dtype=np.float64)
+    rotations, translations = [], []
+    for points in landmarks:
+        ok, rvec, tvec = cv2.solvePnP(
+            MEAN_FACE_TEMPLATE, points.astype(np.float64), intrinsics, None, flags=cv2.SOLVEPNP_EPNP
+        )
+        if ok:
+            ok, rvec, tvec = cv2.solvePnP(
+                MEAN_FACE_TEMPLATE,
+                points.astype(np.float64),
+                intrinsics,
+                None,
+                rvec,
+                tvec,
+                True,
+                cv2.SOLVEPNP_ITERATIVE,
+            )
+        if not ok or tvec[2, 0] <= 0:  # PnP failed or put the face behind the camera: start frontal, far away
+            rvec = np.array([[np.pi], [0.0], [0.0]])
+            tvec = np.array([[0.0], [0.0], [focal * 0.5 / max(principal)]])
+        rotations.append(rvec[:, 0])
+        translations.append(tvec[:, 0])
+    return np.array(rotations), np.array(translations)
+
+
+def _umeyama(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Scale, rotation, translation minimising |s R source + t - target|^2 (Umeyama 1991)."""
+    source_mean, target_mean = source.mean(0), target.mean(0)
+    source_centred, target_centred = source - source_mean, target - target_mean
+    covariance = target_centred.T @ source_centred / len(source)
+    u, singular, vt = np.linalg.svd(covariance)
+    sign = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
+    rotation = u @ sign @ vt
+    scale = np.trace(np.diag(singular) @ sign) / source_centred.var(0).sum()
+    return scale, rotation, target_mean - scale * rotation @ source_mean
+
+
+def fit_canonical_keypoints(
+    landmarks: Float[np.ndarray, "num 5 2"],
+    image_size: tuple[int, int],
+    focal_length: float | None = None,
+    initial_focal_length: float | None = None,
+    robust_scale_px: float = 1.0,
+    template_weight: float = 1e-2,
+) -> CameraFit:
+    """Jointly fit canonical keypoints and every image's camera to the landmarks (see the module docstring).
+
+    Args:
+        landmarks: Pixel coordinates of each image's five landmarks, in :data:`LANDMARK_NAMES` order.
+        image_size: Width and height shared by all images, in pixels.
+        focal_length: Fixed shared focal length in pixels; ``None`` estimates it.
+        initial_focal_length: Where the estimate starts (default: a 20-degree field of view).
+        robust_scale_px: Reprojection error, in pixels, beyond which the soft-L1 loss grows linearly.
+        template_weight: Weight of a weak pull of the keypoints towards the mean-face template, which removes the
+            fit's gauge freedom during optimisation (the gauge is then fixed exactly afterwards).
+    """
+    from scipy.optimize import least_squares
+    from scipy.sparse import lil_matrix
+
+    landmarks = np.asarray(landmarks, dtype=np.float64)
+    num = len(landmarks)
+    width, height = image_size
+    principal = np.array([width / 2.0, height / 2.0])
+    estimate_focal = focal_length is None
+    focal0 = focal_length or initial_focal_length or 0.5 * width / np.tan(np.radians(10.0))
+    rotations, translations = _initial_poses(landmarks, focal0, principal)
+
+    def unpack(params: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        keypoints = params[:15].reshape(5, 3)
+        poses = params[15 : 15 + 6 * num].reshape(num, 6)
+        focal = float(np.exp(params[-1])) * focal0 if estimate_focal else focal0
+        return keypoints, poses[:, :3], poses[:, 3:], focal
+
+    def residuals(params: np.ndarray) -> np.ndarray:
+        keypoints, rotation_vectors, translation, focal = unpack(params)
+        error = project(keypoints, rotation_vectors, translation, focal, principal) - landmarks
+        prior = (
+            template_weight * robust_scale_px * (keypoints - MEAN_FACE_TEMPLATE) * focal0 / translations[:, 2].mean()
+        )
+        return np.concatenate([error.ravel(), prior.ravel()])
+
+    # Sparsity: image i's 10 residuals depend on the keypoints, its own 6 pose values, and the focal length.
+    num_params = 15 + 6 * num + (1 if estimate_focal else 0)
+    sparsity = lil_matrix((10 * num + 15, num_params), dtype=np.int8)
+    for i in range(num):
+        rows = slice(10 * i, 10 * i + 10)
+        sparsity[rows, :15] = 1
+        sparsity[rows, 15 + 6 * i : 21 + 6 * i] = 1
+        if estimate_focal:
+            sparsity[rows, -1] = 1
+    sparsity[10 * num :, :15] = np.eye(15, dtype=np.int8)
+
+    start = [MEAN_FACE_TEMPLATE.ravel(), np.concatenate([rotations, translations], 1).ravel()]
+    if estimate_focal:
+        start.append(np.zeros(1))
+    solution = least_squares(
+        residuals,
+        np.concatenate(start),
+        jac_sparsity=sparsity,
+        loss="soft_l1",
+        f_scale=robust_scale_px,
+        x_scale="jac",
+        method="trf",
+        max_nfev=200,
+    )
+    keypoints, rotation_vectors, translation, focal = unpack(solution.x)
+    error = project(keypoints, rotation_vectors, translation, focal, principal) - landmarks
+    residual_px = np.sqrt(np.mean(np.sum(error**2, -1), -1))
+
+    # Gauge: x_world = s R x_fit + t maps the fitted keypoints onto the template; cameras follow.
+    scale, gauge_rotation, gauge_translation = _umeyama(keypoints, MEAN_FACE_TEMPLATE)
+    world_to_camera = _rotation_matrices(rotation_vectors)  # x_cam = W x_fit + T
+    # x_fit = R^T (x_world - t) / s  =>  x_cam = W R^T x_world / s + (T - W R^T t / s); scale the camera by s.
+    camera_rotation = world_to_camera @ gauge_rotation.T
+    camera_translation = scale * translation - np.einsum("nij,j->ni", camera_rotation, gauge_translation)
+    camera_to_world = np.empty((num, 3, 4))
+    camera_to_world[:, :, :3] = np.transpose(camera_rotation, (0, 2, 1)) @ _OPENCV_TO_OPENGL
+    camera_to_world[:, :, 3] = -np.einsum("nji,nj->ni", camera_rotation, camera_translation)
+    return CameraFit(
+        canonical_keypoints=scale * keypoints @ gauge_rotation.T + gauge_translation,
+        camera_to_world=camera_to_world,
+        focal_length=focal,
+        residual_px=residual_px,
+    )
+
+
+def _rotation_matrices(rotation_vectors: np.ndarray) -> np.ndarray:
+    """Axis-angle [N, 3] to rotation matrices [N, 3, 3]."""
+    return np.transpose(_rotate(rotation_vectors, np.broadcast_to(np.eye(3), (len(rotation_vectors), 3, 3))), (0, 2, 1))

@@ -1,0 +1,80 @@
+"""Dataparser for ``ns-train lolnerf --data folder/``: a folder of single-view photos of one class.
+
+Each photo is its own instance with its own latent code. Cameras, landmarks and masks come from
+:mod:`lolnerf_ns.data.collection`. A folder holding a ``transforms.json`` (known cameras) is read by
+:mod:`lolnerf_ns.data.transforms_dataparser` instead, so one ``--data`` works for both kinds of input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Type
+
+import numpy as np
+import torch
+from nerfstudio.cameras.cameras import Cameras, CameraType
+from nerfstudio.data.dataparsers.base_dataparser import DataParser, DataParserConfig, DataparserOutputs
+from nerfstudio.data.scene_box import SceneBox
+from nerfstudio.utils.rich_utils import CONSOLE
+
+from lolnerf_ns.data.collection import CollectionConfig, prepare_collection
+from lolnerf_ns.data.transforms_dataparser import LATENT_INDEX_KEY, LOLNeRFTransformsDataParserConfig
+
+
+@dataclass
+class LOLNeRFCollectionDataParserConfig(DataParserConfig):
+    """Single-view photos of many instances of one class; cameras estimated from five landmarks per photo."""
+
+    _target: Type = field(default_factory=lambda: LOLNeRFCollectionDataParser)
+    data: Path = Path("photos")
+    """Folder of photos of one class (one instance per photo), or a folder holding a transforms.json."""
+    collection: CollectionConfig = field(default_factory=CollectionConfig)
+    """How landmarks, masks and cameras are found for the photos."""
+    transforms: LOLNeRFTransformsDataParserConfig = field(default_factory=LOLNeRFTransformsDataParserConfig)
+    """Options used when the folder holds a transforms.json."""
+
+
+@dataclass
+class LOLNeRFCollectionDataParser(DataParser):
+    """Every split holds every kept photo: evaluation measures held-out pixels of training instances."""
+
+    config: LOLNeRFCollectionDataParserConfig
+
+    def _generate_dataparser_outputs(self, split: str = "train", **kwargs) -> DataparserOutputs:
+        data = Path(self.config.data)
+        if (data / "transforms.json").exists() or data.name == "transforms.json":
+            CONSOLE.log(f"{data} has a transforms.json: using its known cameras.")
+            transforms = self.config.transforms
+            transforms.data = data
+            return transforms.setup().get_dataparser_outputs(split)
+        prepared = prepare_collection(data, self.config.collection)
+        frames = prepared.frames
+        camera_to_world = torch.tensor(
+            np.array([np.column_stack([f["orientation"], f["position"]]) for f in frames]), dtype=torch.float32
+        )
+        width, height = prepared.cameras["image_size"]
+        focal = float(prepared.cameras["focal_length"])
+        cameras = Cameras(
+            camera_to_worlds=camera_to_world,
+            fx=focal,
+            fy=focal,
+            cx=width / 2.0,
+            cy=height / 2.0,
+            width=width,
+            height=height,
+            camera_type=CameraType.PERSPECTIVE,
+            metadata={LATENT_INDEX_KEY: torch.arange(len(frames))[:, None]},
+        )
+        has_masks = all("mask" in f for f in frames)
+        return DataparserOutputs(
+            image_filenames=[prepared.folder / f["image"] for f in frames],
+            cameras=cameras,
+            scene_box=SceneBox(aabb=torch.tensor([[-1.0] * 3, [1.0] * 3])),
+            mask_filenames=[prepared.folder / f["mask"] for f in frames] if has_masks else None,
+            metadata={
+                "num_latents": len(frames),
+                "canonical_keypoints": prepared.cameras["canonical_keypoints"],
+                "cameras_path": prepared.folder / "cameras.json",
+            },
+        )
