@@ -40,4 +40,5 @@ def test_neurallift_help_lists_our_options_with_their_help() -> None:
 def test_lolnerf_help_lists_our_options_with_their_help() -> None:
     out = help_text(check(run_command(["ns-train", "lolnerf", "--help"])))
     assert "--pipeline.model.latent-dim" in out and "Size of each instance's latent code." in out
-    assert "lolnerf-transforms" in out
+    assert "--pipeline.datamanager.dataparser.collection.landmarks-file" in out
+    assert "--pipeline.datamanager.images-per-batch" in out

@@ -57,3 +57,23 @@ def test_train_then_load_the_way_ns_export_does(tmp_path: Path) -> None:
     check(run_command(["ns-eval", "--load-config", str(config), "--output-path", str(tmp_path / "eval.json")]))
     results = json.loads((tmp_path / "eval.json").read_text())["results"]
     assert results["psnr"] > 0
+
+
+def test_train_on_a_folder_of_face_photos(tmp_path: Path) -> None:
+    from PIL import Image
+    from skimage import data
+
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    Image.fromarray(data.astronaut()).save(folder / "astronaut.png")
+    Image.fromarray(data.astronaut()[:, ::-1].copy()).save(folder / "astronaut_mirrored.png")
+    outputs = tmp_path / "outputs"
+    train = ["ns-train", "lolnerf", "--data", str(folder), "--output-dir", str(outputs), "--vis", "tensorboard"]
+    small = ["--pipeline.datamanager.images-per-batch", "2", "--pipeline.datamanager.pixels-per-image", "32"]
+    small += ["--pipeline.datamanager.dataparser.collection.max-image-side", "64"]
+    check(run_command([*train, *small, "--max-num-iterations", "2", "--steps-per-save", "1"]))
+    assert len(list(outputs.glob("*/lolnerf/*/nerfstudio_models/step-*.ckpt"))) == 1
+    (cameras,) = folder.glob(".lolnerf_cache/*/cameras.json")
+    frames = json.loads(cameras.read_text())["frames"]
+    assert [frame["file"] for frame in frames] == ["astronaut.png", "astronaut_mirrored.png"]
+    assert all("mask" in frame for frame in frames)
