@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from jaxtyping import UInt8
+from jaxtyping import Bool, UInt8
 from nerfstudio.utils.rich_utils import CONSOLE
 
 from lift_common.errors import UserInputError
@@ -90,3 +90,35 @@ def _downscale_to(array: np.ndarray, max_pixels: int, path: Path) -> np.ndarray:
     new_size = (max(1, int(width * scale)), max(1, int(height * scale)))
     CONSOLE.log(f"{path.name}: {width}x{height} is larger than needed, downscaled to {new_size[0]}x{new_size[1]}.")
     return cv2.resize(array, new_size, interpolation=cv2.INTER_AREA)
+
+
+SIZE_TOLERANCE = 0.01
+"""A mask or depth map whose aspect ratio matches its photo's within 1% is resized to it; others are refused."""
+
+
+def fit_to_photo_size(
+    array: np.ndarray, shape: tuple[int, int], path: Path, what: str, photo_name: str = "the photo"
+) -> np.ndarray:
+    """``array`` (a map read from ``path``) at the photo's ``(height, width)``, resized with a log line if it has the
+    photo's shape at another size; a map of another shape raises :class:`UserInputError`."""
+    import cv2
+
+    height, width = shape
+    if array.shape[:2] == (height, width):
+        return array
+    if abs(array.shape[1] / array.shape[0] - width / height) > SIZE_TOLERANCE * width / height:
+        raise UserInputError(
+            f"{path} is {array.shape[1]}x{array.shape[0]} but {photo_name} is {width}x{height}, a different shape. "
+            f"Save the {what} at its photo's size."
+        )
+    CONSOLE.log(f"{path.name}: {what} resized from {array.shape[1]}x{array.shape[0]} to {width}x{height}.")
+    return cv2.resize(array, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def load_mask(path: Path, shape: tuple[int, int], photo_name: str = "the photo") -> Bool[np.ndarray, "H W"]:
+    """A mask image as booleans at the photo's ``(height, width)``: its alpha channel if it has one (and it is not
+    opaque everywhere), else its brightness; white or opaque is the object."""
+    image = load_photo(path)
+    alpha = image[..., 3] if image.shape[-1] == 4 else None
+    values = alpha if alpha is not None and alpha.min() < 255 else image[..., :3].mean(axis=-1)
+    return fit_to_photo_size(values.astype(np.float32), shape, path, "mask", photo_name) > 127.5

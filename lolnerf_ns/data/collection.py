@@ -27,7 +27,7 @@ import numpy as np
 from nerfstudio.utils.rich_utils import CONSOLE
 
 from lift_common.errors import UserInputError
-from lift_common.images import SUPPORTED_SUFFIXES, load_photo
+from lift_common.images import SUPPORTED_SUFFIXES, load_mask, load_photo
 from lolnerf_ns.data.camera_fit import LANDMARK_NAMES, fit_canonical_keypoints
 
 CACHE_FOLDER_NAME = ".lolnerf_cache"
@@ -150,6 +150,9 @@ def _prepare(data: Path, photos: list[Path], config: CollectionConfig, out: Path
     mask_source = config.masks
     if mask_source == "auto":
         mask_source = "folder" if masks_folder else ("mediapipe" if given_landmarks is None else "none")
+    mask_files = {}
+    if mask_source == "folder":
+        mask_files = {p.stem: p for p in sorted(masks_folder.iterdir()) if p.suffix.lower() in SUPPORTED_SUFFIXES}
 
     readable: list[tuple[Path, np.ndarray]] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -199,7 +202,7 @@ def _prepare(data: Path, photos: list[Path], config: CollectionConfig, out: Path
                 mask = (
                     segmenter(resized)
                     if segmenter is not None
-                    else _read_mask(masks_folder, path, (width, height), image.shape[1::-1])
+                    else _read_mask(mask_files.get(path.stem), path, (width, height), image.shape[1::-1])
                 )
                 if mask is None:
                     skipped.append((path.name, f"no mask in {masks_folder}"))
@@ -243,30 +246,24 @@ def _prepare(data: Path, photos: list[Path], config: CollectionConfig, out: Path
     (out / "cameras.json").write_text(json.dumps(cameras, indent=1))
     residuals = np.array([f["residual_px"] for f in frames])
     CONSOLE.log(
-        f"Cameras of {len(frames)} photos fitted: median residual {np.median(residuals):.2f} px, "
-        f"focal length {fit.focal_length:.1f} px, {cameras['seconds']} s in all."
+        f"Cameras of {len(frames)} photos fitted: landmark residual median {np.median(residuals):.2f} px, "
+        f"95th percentile {np.percentile(residuals, 95):.2f} px, worst {residuals.max():.2f} px "
+        f"(each photo's is in cameras.json); focal length {fit.focal_length:.1f} px; {cameras['seconds']} s in all."
     )
     return cameras
 
 
-def _read_mask(folder: Path, photo: Path, size: tuple[int, int], original_size: tuple[int, int]) -> np.ndarray | None:
+def _read_mask(
+    mask_path: Path | None, photo: Path, size: tuple[int, int], original_size: tuple[int, int]
+) -> np.ndarray | None:
+    """The photo's mask at ``size``, or ``None`` if it has none; a mask of another shape is refused."""
     import cv2
 
-    candidates = [p for p in folder.iterdir() if p.stem == photo.stem and p.suffix.lower() in SUPPORTED_SUFFIXES]
-    if not candidates:
+    if mask_path is None:
         return None
-    mask = load_photo(candidates[0])
-    values = (mask[..., 3] if mask.shape[-1] == 4 else mask[..., :3].mean(-1)).astype(np.float32)
-    mask_size = values.shape[1::-1]
-    if (
-        abs(mask_size[0] / mask_size[1] - original_size[0] / original_size[1])
-        > 0.01 * original_size[0] / original_size[1]
-    ):
-        raise UserInputError(
-            f"{candidates[0]} is {mask_size[0]}x{mask_size[1]} but {photo.name} is "
-            f"{original_size[0]}x{original_size[1]}, a different shape. Save each mask at its photo's size."
-        )
-    return cv2.resize(values, size, interpolation=cv2.INTER_AREA) > 127.5
+    height, width = original_size[1], original_size[0]
+    mask = load_mask(mask_path, (height, width), photo_name=photo.name).astype(np.float32)
+    return cv2.resize(mask, size, interpolation=cv2.INTER_AREA) >= 0.5
 
 
 def _check_enough(kept: list, skipped: list, config: CollectionConfig, data: Path, when: str) -> None:

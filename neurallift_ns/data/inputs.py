@@ -17,15 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from jaxtyping import Bool, Float
+from jaxtyping import Float
 from nerfstudio.utils.rich_utils import CONSOLE
 
 from lift_common.errors import UserInputError
-from lift_common.images import SUPPORTED_SUFFIXES
+from lift_common.images import SUPPORTED_SUFFIXES, fit_to_photo_size
 
 DEPTH_SUFFIXES = (".npy", ".png")
-SIZE_TOLERANCE = 0.01
-"""Sidecars whose aspect ratio matches the photo's within 1% are resized to it; others are refused."""
 
 
 @dataclass(frozen=True)
@@ -87,32 +85,6 @@ def find_inputs(data: Path) -> PhotoInputs:
     )
 
 
-def _fit_to_photo(array: np.ndarray, shape: tuple[int, int], path: Path, what: str, interpolation: str) -> np.ndarray:
-    import cv2
-
-    height, width = shape
-    if array.shape == (height, width):
-        return array
-    if abs(array.shape[1] / array.shape[0] - width / height) > SIZE_TOLERANCE * width / height:
-        raise UserInputError(
-            f"{path} is {array.shape[1]}x{array.shape[0]} but the photo is {width}x{height}, a different shape. "
-            f"Save the {what} at the photo's size."
-        )
-    CONSOLE.log(f"{path.name}: {what} resized from {array.shape[1]}x{array.shape[0]} to the photo's {width}x{height}.")
-    flag = cv2.INTER_NEAREST if interpolation == "nearest" else cv2.INTER_LINEAR
-    return cv2.resize(array, (width, height), interpolation=flag)
-
-
-def load_user_mask(path: Path, shape: tuple[int, int]) -> Bool[np.ndarray, "H W"]:
-    """A user's mask, as booleans at the photo's size: its alpha channel if it has one, else its brightness."""
-    from lift_common.images import load_photo
-
-    image = load_photo(path)
-    values = image[..., 3] if image.shape[-1] == 4 else image[..., :3].mean(axis=-1)
-    mask = _fit_to_photo(values.astype(np.float32), shape, path, "mask", "linear") > 127.5
-    return mask
-
-
 def load_user_depth(path: Path, shape: tuple[int, int]) -> Float[np.ndarray, "H W"]:
     """A user's depth map (``.npy`` of numbers, or 16-bit PNG) at the photo's size, with non-finite values filled."""
     if path.suffix.lower() == ".npy":
@@ -142,4 +114,4 @@ def load_user_depth(path: Path, shape: tuple[int, int]) -> Float[np.ndarray, "H 
     if not finite.all():
         CONSOLE.log(f"{path.name}: {int((~finite).sum())} NaN/inf depth values filled with the farthest finite depth.")
         depth = np.where(finite, depth, depth[finite].max())
-    return _fit_to_photo(depth, shape, path, "depth map", "linear")
+    return fit_to_photo_size(depth, shape, path, "depth map")

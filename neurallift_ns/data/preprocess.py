@@ -21,10 +21,10 @@ import numpy as np
 from nerfstudio.utils.rich_utils import CONSOLE
 
 from lift_common.errors import UserInputError
-from lift_common.images import load_photo
+from lift_common.images import load_mask, load_photo
 from neurallift_ns.data.depth import estimate_depth, normalise_depth, silhouette_depth
 from neurallift_ns.data.framing import frame_object
-from neurallift_ns.data.inputs import PhotoInputs, find_inputs, load_user_depth, load_user_mask
+from neurallift_ns.data.inputs import PhotoInputs, find_inputs, load_user_depth
 from neurallift_ns.data.masks import grabcut_mask, segmentation_model_mask
 
 CACHE_FOLDER_NAME = ".neurallift_cache"
@@ -123,7 +123,7 @@ def _mask_stage(
     photo: np.ndarray, inputs: PhotoInputs, config: PreprocessConfig, device: str
 ) -> tuple[np.ndarray, str]:
     if inputs.mask is not None:
-        return load_user_mask(inputs.mask, photo.shape[:2]), f"user mask {inputs.mask.name}"
+        return load_mask(inputs.mask, photo.shape[:2]), f"user mask {inputs.mask.name}"
     if photo.shape[-1] == 4:
         alpha = photo[..., 3] > 127
         if not alpha.all():

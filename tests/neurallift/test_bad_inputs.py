@@ -55,7 +55,7 @@ def test_mask_of_the_same_shape_at_another_size_is_resized(photo_folder: Path, c
     mask[8:22, 12:28] = True
     _mask(photo_folder, mask)
     preprocess_photo(photo_folder / "thing.png", QUICK)
-    assert "mask resized from 40x30 to the photo's 80x60" in capsys.readouterr().out
+    assert "mask resized from 40x30 to 80x60" in capsys.readouterr().out
 
 
 def test_depth_with_nan_and_inf_is_filled(photo_folder: Path, capsys) -> None:
