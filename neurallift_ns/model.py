@@ -1,31 +1,58 @@
-"""The ``neurallift`` model.
+"""The ``neurallift`` model: NeuralLift-360's field, shading and losses around a pluggable guidance.
 
-This first version is a multi-resolution hash-grid NeRF (nerfstudio's ``NerfactoField``, tiny-cuda-nn when it can
-run) inside the [-1, 1] scene box, rendered coarse-to-fine and fitted to the photo from the reference camera. The
-NeuralLift-360 field, shading, losses and diffusion guidance build on it.
+Each training step is a reference step (the photo's view: albedo, white background, supervised by the photo, its
+mask and the rough depth's order) or a sampled step (views around the object, shaded at random and seen against a
+random colour or the background network, supervised by the guidance and regularisers). The pipeline tells the model
+which, through per-ray metadata written by :meth:`NeuralLiftModel.prepare_rays`; renders without it (viewer,
+``ns-render``, ``ns-eval``) are albedo on white, the photo's own background.
+
+Sampling is nerfacto's proposal networks (two small hash-grid density fields) inside the scene box: a handful of
+samples per ray where the object is, so a 128^2 view renders with small memory on a GPU.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Type
+from typing import Dict, List, Literal, Tuple, Type
 
-from jaxtyping import Float
-from nerfstudio.cameras.rays import RayBundle, RaySamples
+import numpy as np
+import torch
+from nerfstudio.cameras.rays import RayBundle
+from nerfstudio.engine.callbacks import TrainingCallback, TrainingCallbackAttributes, TrainingCallbackLocation
 from nerfstudio.field_components.field_heads import FieldHeadNames
-from nerfstudio.fields.nerfacto_field import NerfactoField
+from nerfstudio.fields.density_fields import HashMLPDensityField
+from nerfstudio.model_components.losses import distortion_loss, interlevel_loss, orientation_loss
+from nerfstudio.model_components.ray_samplers import ProposalNetworkSampler
+from nerfstudio.model_components.renderers import AccumulationRenderer, DepthRenderer, NormalsRenderer
+from nerfstudio.model_components.scene_colliders import AABBBoxCollider
+from nerfstudio.models.base_model import Model, ModelConfig
+from nerfstudio.utils import colormaps
 from torch import Tensor, nn
 
-from lift_common.coarse_fine_model import CoarseFineModel, CoarseFineModelConfig
+from lift_common.metrics import ImageQualityMetrics
 from lift_common.tcnn import field_implementation
-from neurallift_ns.losses import mask_loss, opacity_entropy_loss
+from neurallift_ns import losses
+from neurallift_ns.field import BackgroundField, NeuralLiftField
+from neurallift_ns.guidance.base import Guidance, GuidanceConfig, NoGuidanceConfig
+from neurallift_ns.shading import SHADING_MODES, random_light_directions, shade
+
+# Per-ray metadata written by prepare_rays.
+SHADING_KEY = "shading_mode"
+LIGHT_KEY = "light_direction"
+BACKGROUND_KEY = "background_rgb"
+USE_BACKGROUND_NETWORK_KEY = "use_background_network"
 
 
 @dataclass
-class NeuralLiftModelConfig(CoarseFineModelConfig):
-    """NeuralLift-360 model."""
+class NeuralLiftModelConfig(ModelConfig):
+    """NeuralLift-360 model. Loss weights default to the paper's configuration where it states them."""
 
     _target: Type = field(default_factory=lambda: NeuralLiftModel)
+    enable_collider: bool = False
+    """Rays are clipped to the scene box instead of fixed near and far planes."""
+    near_plane: float = 0.05
+    """No sample is closer to the camera than this."""
+    # Field.
     num_levels: int = 16
     """Levels of the hash grid."""
     base_res: int = 16
@@ -39,18 +66,87 @@ class NeuralLiftModelConfig(CoarseFineModelConfig):
     hidden_dim: int = 64
     """Width of the density MLP."""
     hidden_dim_color: int = 64
-    """Width of the colour MLP."""
+    """Width of the albedo MLP."""
+    blob_density: float = 5.0
+    """Log-density added at the centre at the start of training (the paper's blob_density)."""
+    blob_radius: float = 0.5
+    """Radius of that density blob, in scene units (the object fits in [-1, 1]^3)."""
+    blob_fade_steps: int = 2000
+    """Steps over which the blob fades out linearly, leaving the learnt density alone."""
+    normal_epsilon: float = 1e-2
+    """Step of the finite differences that give normals, in scene units."""
     implementation: Literal["auto", "tcnn", "torch"] = "auto"
     """Hash grid and MLP implementation: ``auto`` picks tiny-cuda-nn when it is installed and a GPU is visible."""
-    lambda_rgb: float = 1.0
-    """Weight of the reference view's RGB loss (photo composited on white)."""
-    lambda_mask: float = 0.5
-    """Weight of the reference view's mask loss (opacity against the object mask)."""
-    lambda_opacity_entropy: float = 1e-3
-    """Weight of the opacity entropy on sampled views (pushes rays to be fully opaque or clear)."""
+    # Sampling.
+    num_proposal_samples_per_ray: Tuple[int, ...] = (96, 48)
+    """Samples per ray of each proposal network, coarsest first."""
+    num_nerf_samples_per_ray: int = 48
+    """Samples per ray evaluated by the field."""
+    proposal_update_every: int = 5
+    """Proposal networks are updated every this many steps once warmed up."""
+    proposal_warmup: int = 1000
+    """Steps over which the proposal update interval grows to ``proposal_update_every``."""
+    proposal_weights_anneal_max_num_iters: int = 1000
+    """Steps over which proposal weights are annealed (mip-NeRF 360, eq. 18)."""
+    proposal_weights_anneal_slope: float = 10.0
+    """Slope of that annealing."""
+    proposal_net_args_list: List[Dict] = field(
+        default_factory=lambda: [
+            {"hidden_dim": 16, "log2_hashmap_size": 17, "num_levels": 5, "max_res": 128, "use_linear": False},
+            {"hidden_dim": 16, "log2_hashmap_size": 17, "num_levels": 5, "max_res": 256, "use_linear": False},
+        ]
+    )
+    """Arguments of each proposal network."""
+    # Shading and background of sampled views.
+    shading_start_step: int = 400
+    """Sampled views are albedo only before this step (the paper's albedo_iters)."""
+    shading_probabilities: Tuple[float, float, float] = (0.25, 0.375, 0.375)
+    """Chances of albedo, lambertian and textureless shading for a sampled view (the paper: p_albedo 0.25,
+    textureless half of the rest)."""
+    ambient: float = 0.1
+    """Ambient light in lambertian and textureless shading."""
+    p_random_background: float = 0.75
+    """Chance that a sampled view is seen against a random flat colour (the paper's p_randbg)."""
+    background: Literal["network", "white"] = "network"
+    """Background of sampled views otherwise: the background network of ray direction, or white."""
+    # Reference-view losses.
+    lambda_rgb: float = 40.0
+    """Weight of the reference view's masked RGB loss (the paper's ref_rgb_weight)."""
+    lambda_mask: float = 10.0
+    """Weight of the reference view's mask loss."""
+    lambda_depth_ranking: float = 0.1
+    """Weight of the depth ranking loss."""
+    reference_depth_amplify: float = 10.0
+    """Multiplies the depth ranking loss on the reference view (the paper's front_dist_amplify)."""
+    num_depth_pairs: int = 4096
+    """Pixel pairs the depth ranking loss compares per reference step."""
+    depth_ranking_margin: float = 1e-4
+    """Margin of the depth ranking loss, in scene units."""
+    depth_tie_threshold: float = 0.01
+    """Pairs whose rough depths differ by less than this fraction of the object's depth range are skipped."""
+    lambda_depth_smoothness: float = 0.01
+    """Weight of the edge-aware depth smoothness on the reference view."""
+    reference_smoothness_amplify: float = 5.0
+    """Multiplies the depth smoothness on the reference view (the paper's front_dsmooth_amplify)."""
+    # Sampled-view losses.
+    guidance: GuidanceConfig = field(default_factory=NoGuidanceConfig)
+    """The prior that supervises sampled views."""
+    lambda_guidance: float = 1.0
+    """Weight of the guidance loss."""
+    lambda_orientation: float = 10.0
+    """Weight of the orientation loss on normals facing away from the camera (the paper's lambda_orient)."""
+    lambda_opacity: float = 1e-3
+    """Weight of the mean opacity of sampled views (the paper's lambda_opacity)."""
+    lambda_entropy: float = 0.0
+    """Weight of the opacity entropy of sampled views (the paper's lambda_entropy)."""
+    # Every step.
+    lambda_distortion: float = 0.1
+    """Weight of the mip-NeRF 360 distortion loss (the paper's distortion)."""
+    lambda_interlevel: float = 1.0
+    """Weight of the proposal networks' interlevel loss."""
 
 
-class NeuralLiftModel(CoarseFineModel):
+class NeuralLiftModel(Model):
     """NeuralLift-360 model."""
 
     config: NeuralLiftModelConfig
@@ -58,38 +154,250 @@ class NeuralLiftModel(CoarseFineModel):
     def populate_modules(self) -> None:
         super().populate_modules()
         implementation = self.config.implementation
-        self.field = NerfactoField(
-            self.scene_box.aabb,
-            num_images=self.num_train_data,
-            hidden_dim=self.config.hidden_dim,
+        implementation = field_implementation() if implementation == "auto" else implementation
+        aabb = self.scene_box.aabb
+        self.field = NeuralLiftField(
+            aabb,
             num_levels=self.config.num_levels,
             base_res=self.config.base_res,
             max_res=self.config.max_res,
             log2_hashmap_size=self.config.log2_hashmap_size,
             features_per_level=self.config.features_per_level,
+            hidden_dim=self.config.hidden_dim,
             hidden_dim_color=self.config.hidden_dim_color,
-            appearance_embedding_dim=0,  # one photo, one appearance
-            spatial_distortion=None,  # the object is inside the scene box: nothing unbounded to contract
-            implementation=field_implementation() if implementation == "auto" else implementation,
+            blob_density=self.config.blob_density,
+            blob_radius=self.config.blob_radius,
+            normal_epsilon=self.config.normal_epsilon,
+            implementation=implementation,
         )
+        self.background_field = BackgroundField(implementation=implementation)
+        self.proposal_networks = nn.ModuleList(
+            [
+                HashMLPDensityField(aabb, implementation=implementation, **args)
+                for args in self.config.proposal_net_args_list
+            ]
+        )
+        self.density_fns = [network.density_fn for network in self.proposal_networks]
+
+        def update_schedule(step: int) -> int:
+            ramp = np.interp(step, [0, self.config.proposal_warmup], [0, self.config.proposal_update_every])
+            return int(np.clip(ramp, 1, self.config.proposal_update_every))
+
+        self.proposal_sampler = ProposalNetworkSampler(
+            num_nerf_samples_per_ray=self.config.num_nerf_samples_per_ray,
+            num_proposal_samples_per_ray=self.config.num_proposal_samples_per_ray,
+            num_proposal_network_iterations=len(self.config.proposal_net_args_list),
+            single_jitter=True,
+            update_sched=update_schedule,
+        )
+        self.collider = AABBBoxCollider(self.scene_box, near_plane=self.config.near_plane)
+        self.renderer_accumulation = AccumulationRenderer()
+        self.renderer_depth = DepthRenderer(method="expected")
+        self.renderer_normals = NormalsRenderer()
+        self.step = 0
+        self._generator = torch.Generator().manual_seed(0)
+        # Kept out of the module tree, so out of checkpoints: LPIPS's AlexNet and the guidance's networks.
+        self.__dict__["image_metrics"] = ImageQualityMetrics()
+        self.__dict__["_guidance"] = None
+
+    @property
+    def guidance(self) -> Guidance:
+        """The guidance, built on first use (never by commands that do not train)."""
+        if self._guidance is None:
+            self.__dict__["_guidance"] = self.config.guidance.setup(
+                device=self.device, model_metadata=self.kwargs.get("metadata", {})
+            )
+        return self._guidance
 
     def get_param_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"fields": list(self.field.parameters())}
+        return {
+            "proposal_networks": list(self.proposal_networks.parameters()),
+            "fields": list(self.field.parameters()) + list(self.background_field.parameters()),
+        }
 
-    def query_field(
-        self, ray_samples: RaySamples, ray_bundle: RayBundle
-    ) -> tuple[Float[Tensor, "*batch samples 1"], Float[Tensor, "*batch samples 3"]]:
+    def get_training_callbacks(
+        self, training_callback_attributes: TrainingCallbackAttributes
+    ) -> List[TrainingCallback]:
+        def before_step(step: int) -> None:
+            self.step = step
+            self.field.blob_scale = max(0.0, 1.0 - step / max(1, self.config.blob_fade_steps))
+            fraction = float(np.clip(step / self.config.proposal_weights_anneal_max_num_iters, 0.0, 1.0))
+            slope = self.config.proposal_weights_anneal_slope
+            self.proposal_sampler.set_anneal(slope * fraction / ((slope - 1.0) * fraction + 1.0))
+
+        return [
+            TrainingCallback([TrainingCallbackLocation.BEFORE_TRAIN_ITERATION], before_step),
+            TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], self.proposal_sampler.step_cb),
+        ]
+
+    # How each training step's views are shaded and composited.
+
+    def prepare_rays(self, ray_bundle: RayBundle, batch: dict) -> RayBundle:
+        """Write each ray's shading, light and background into its metadata, for this step's kind of views."""
+        num_rays = ray_bundle.shape[0]
+        device = ray_bundle.origins.device
+        if batch.get("is_reference", "image" in batch):
+            modes = torch.zeros(num_rays, 1, dtype=torch.long)
+            lights = torch.zeros(num_rays, 3)
+            backgrounds = torch.ones(num_rays, 3)  # the photo is on white
+            use_network = torch.zeros(num_rays, 1, dtype=torch.bool)
+        else:
+            num_views = batch.get("num_views", 1)
+            rays_per_view = num_rays // num_views
+            if self.step < self.config.shading_start_step:
+                view_modes = torch.zeros(num_views, dtype=torch.long)
+            else:
+                probabilities = torch.tensor(self.config.shading_probabilities, dtype=torch.float)
+                view_modes = torch.multinomial(probabilities, num_views, replacement=True, generator=self._generator)
+            cameras = batch.get("cameras")
+            positions = cameras.camera_to_worlds[:, :, 3].cpu() if cameras is not None else torch.randn(num_views, 3)
+            view_lights = random_light_directions(positions, generator=self._generator)
+            random_colour = torch.rand(num_views, 1, generator=self._generator) < self.config.p_random_background
+            view_backgrounds = torch.where(random_colour, torch.rand(num_views, 3, generator=self._generator), 1.0)
+            view_network = ~random_colour & (self.config.background == "network")
+            modes = view_modes.repeat_interleave(rays_per_view)[:, None]
+            lights = view_lights.repeat_interleave(rays_per_view, dim=0)
+            backgrounds = view_backgrounds.repeat_interleave(rays_per_view, dim=0)
+            use_network = view_network.repeat_interleave(rays_per_view, dim=0)
+        ray_bundle.metadata = dict(
+            ray_bundle.metadata or {},
+            **{
+                SHADING_KEY: modes.to(device),
+                LIGHT_KEY: lights.to(device),
+                BACKGROUND_KEY: backgrounds.to(device),
+                USE_BACKGROUND_NETWORK_KEY: use_network.to(device),
+            },
+        )
+        return ray_bundle
+
+    def get_outputs(self, ray_bundle: RayBundle) -> dict[str, Tensor]:
+        ray_samples, weights_list, ray_samples_list = self.proposal_sampler(ray_bundle, density_fns=self.density_fns)
         field_outputs = self.field(ray_samples)
-        return field_outputs[FieldHeadNames.DENSITY], field_outputs[FieldHeadNames.RGB]
+        density, albedo = field_outputs[FieldHeadNames.DENSITY], field_outputs[FieldHeadNames.RGB]
+        weights = ray_samples.get_weights(density)
+        weights_list.append(weights)
+        ray_samples_list.append(ray_samples)
+
+        metadata = ray_bundle.metadata or {}
+        modes = metadata.get(SHADING_KEY)
+        lit = modes is not None and bool((modes > 0).any())
+        needs_normals = not self.training or lit or (self.config.lambda_orientation > 0 and modes is not None)
+        normals = self.field.normals_at(ray_samples.frustums.get_positions()) if needs_normals else None
+
+        colour = albedo
+        if lit:
+            light = metadata[LIGHT_KEY][:, None, :].expand_as(albedo)
+            for index, mode in enumerate(SHADING_MODES[1:], start=1):
+                chosen = (modes == index)[:, None, :]
+                if chosen.any():
+                    colour = torch.where(chosen, shade(albedo, normals, light, mode, self.config.ambient), colour)
+
+        accumulation = self.renderer_accumulation(weights)
+        foreground = (weights * colour).sum(dim=-2)
+        background = metadata.get(BACKGROUND_KEY, torch.ones_like(foreground))
+        if USE_BACKGROUND_NETWORK_KEY in metadata and bool(metadata[USE_BACKGROUND_NETWORK_KEY].any()):
+            network = self.background_field(ray_bundle.directions)
+            background = torch.where(metadata[USE_BACKGROUND_NETWORK_KEY], network, background)
+        outputs = {
+            "rgb": foreground + (1.0 - accumulation) * background,
+            "accumulation": accumulation,
+            "depth": self.renderer_depth(weights, ray_samples),
+        }
+        if normals is not None:
+            outputs["normals"] = (self.renderer_normals(normals, weights) + 1.0) / 2.0
+        if self.training:
+            outputs["weights_list"] = weights_list
+            outputs["ray_samples_list"] = ray_samples_list
+            if normals is not None:
+                outputs["orientation"] = orientation_loss(weights.detach(), normals, ray_bundle.directions)
+        return outputs
+
+    def get_metrics_dict(self, outputs, batch) -> dict[str, Tensor]:
+        metrics = {}
+        if "image" in batch:
+            mse = torch.mean((outputs["rgb"].detach() - batch["image"].to(self.device)) ** 2)
+            metrics["psnr"] = -10.0 * torch.log10(mse.clamp_min(1e-10))
+        return metrics
 
     def get_loss_dict(self, outputs, batch, metrics_dict=None) -> dict[str, Tensor]:
-        """Reference steps (and evaluation): RGB and mask losses. Sampled steps: regularisers of the sampled views."""
-        if "image" not in batch:
-            return {
-                "opacity_entropy": self.config.lambda_opacity_entropy * opacity_entropy_loss(outputs["accumulation"])
-            }
-        losses = {name: self.config.lambda_rgb * value for name, value in super().get_loss_dict(outputs, batch).items()}
-        if "mask" in batch:
-            mask = batch["mask"].to(self.device)
-            losses["mask_loss"] = self.config.lambda_mask * mask_loss(outputs["accumulation"], mask)
-        return losses
+        config = self.config
+        loss = {}
+        if self.training:
+            loss["interlevel"] = config.lambda_interlevel * interlevel_loss(
+                outputs["weights_list"], outputs["ray_samples_list"]
+            )
+            loss["distortion"] = config.lambda_distortion * distortion_loss(
+                outputs["weights_list"], outputs["ray_samples_list"]
+            )
+        if "image" in batch:
+            loss.update(self._reference_losses(outputs, batch))
+        elif self.training:
+            loss.update(self._sampled_view_losses(outputs, batch, metrics_dict))
+        return loss
+
+    def _reference_losses(self, outputs: dict, batch: dict) -> dict[str, Tensor]:
+        config = self.config
+        image = batch["image"].to(self.device)
+        if "mask" not in batch:  # evaluation batches: the photo on white, everywhere
+            return {"rgb": config.lambda_rgb * torch.mean((outputs["rgb"] - image) ** 2)}
+        mask = batch["mask"].to(self.device)
+        rough_depth = batch["depth"].to(self.device)
+        loss = {
+            "rgb": config.lambda_rgb * losses.masked_rgb_loss(outputs["rgb"], image, mask),
+            "mask": config.lambda_mask * losses.mask_loss(outputs["accumulation"], mask),
+            "depth_ranking": config.lambda_depth_ranking
+            * config.reference_depth_amplify
+            * losses.depth_ranking_loss(
+                outputs["depth"],
+                rough_depth,
+                mask,
+                config.num_depth_pairs,
+                config.depth_ranking_margin,
+                config.depth_tie_threshold,
+                generator=self._generator,
+            ),
+        }
+        if config.lambda_depth_smoothness > 0 and "image_shape" in batch:
+            height, width = batch["image_shape"]
+            loss["depth_smoothness"] = (
+                config.lambda_depth_smoothness
+                * config.reference_smoothness_amplify
+                * losses.edge_aware_depth_smoothness(
+                    outputs["depth"].reshape(height, width, 1),
+                    image.reshape(height, width, 3),
+                    mask.reshape(height, width, 1),
+                )
+            )
+        return loss
+
+    def _sampled_view_losses(self, outputs: dict, batch: dict, metrics_dict: dict | None) -> dict[str, Tensor]:
+        config = self.config
+        loss = {
+            "opacity": config.lambda_opacity * losses.opacity_sparsity_loss(outputs["accumulation"]),
+        }
+        if config.lambda_entropy > 0:
+            loss["entropy"] = config.lambda_entropy * losses.opacity_entropy_loss(outputs["accumulation"])
+        if "orientation" in outputs and config.lambda_orientation > 0:
+            loss["orientation"] = config.lambda_orientation * outputs["orientation"].mean()
+        if "cameras" in batch:
+            height, width = batch["image_shape"]
+            images = outputs["rgb"].reshape(batch["num_views"], height, width, 3)
+            guided = self.guidance(images, batch["cameras"], batch["directions"], self.step)
+            loss["guidance"] = config.lambda_guidance * guided.loss
+            if metrics_dict is not None:
+                metrics_dict.update({f"guidance/{name}": value for name, value in guided.diagnostics.items()})
+        return loss
+
+    def get_image_metrics_and_images(
+        self, outputs: dict[str, Tensor], batch: dict[str, Tensor]
+    ) -> tuple[dict[str, float], dict[str, Tensor]]:
+        depth = colormaps.apply_depth_colormap(outputs["depth"], accumulation=outputs["accumulation"])
+        accumulation = colormaps.apply_colormap(outputs["accumulation"])
+        normals = outputs.get("normals", torch.zeros_like(outputs["rgb"]))
+        if "image" not in batch:  # an evaluation orbit view: images for the logs, no ground truth
+            return {}, {"novel_view": torch.cat([outputs["rgb"], normals, depth, accumulation], dim=1)}
+        image = batch["image"].to(outputs["rgb"].device)
+        metrics = self.image_metrics.all(image, outputs["rgb"])
+        images = {"img": torch.cat([image, outputs["rgb"]], dim=1), "accumulation": accumulation, "depth": depth}
+        images["normals"] = normals
+        return metrics, images

@@ -9,12 +9,12 @@ from __future__ import annotations
 from nerfstudio.configs.base_config import ViewerConfig
 from nerfstudio.engine.optimizers import AdamOptimizerConfig
 from nerfstudio.engine.schedulers import ExponentialDecaySchedulerConfig
-from nerfstudio.pipelines.base_pipeline import VanillaPipelineConfig
 from nerfstudio.plugins.types import MethodSpecification
 
 from lift_common.trainer import LiftTrainerConfig
 from neurallift_ns.data.datamanager import NeuralLiftDataManagerConfig
 from neurallift_ns.model import NeuralLiftModelConfig
+from neurallift_ns.pipeline import NeuralLiftPipelineConfig
 
 neurallift_method = MethodSpecification(
     config=LiftTrainerConfig(
@@ -23,11 +23,15 @@ neurallift_method = MethodSpecification(
         steps_per_save=1000,
         max_num_iterations=10000,
         mixed_precision=True,
-        pipeline=VanillaPipelineConfig(
+        pipeline=NeuralLiftPipelineConfig(
             datamanager=NeuralLiftDataManagerConfig(train_num_rays_per_batch=4096, eval_num_rays_per_batch=4096),
             model=NeuralLiftModelConfig(eval_num_rays_per_chunk=1 << 13),
         ),
         optimizers={
+            "proposal_networks": {
+                "optimizer": AdamOptimizerConfig(lr=1e-2, eps=1e-15),
+                "scheduler": ExponentialDecaySchedulerConfig(lr_final=1e-4, max_steps=10000),
+            },
             "fields": {
                 "optimizer": AdamOptimizerConfig(lr=1e-2, eps=1e-15),
                 "scheduler": ExponentialDecaySchedulerConfig(lr_final=1e-4, max_steps=10000),

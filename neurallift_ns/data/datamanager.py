@@ -20,7 +20,13 @@ from nerfstudio.cameras.rays import RayBundle
 from nerfstudio.data.datamanagers.base_datamanager import VanillaDataManager, VanillaDataManagerConfig
 
 from lift_common.schedules import linear_ramp
-from neurallift_ns.data.orbit_views import DIRECTION_NAMES, OrbitViewsConfig, orbit_cameras, sample_orbit_views
+from neurallift_ns.data.orbit_views import (
+    DIRECTION_NAMES,
+    OrbitViewsConfig,
+    orbit_cameras,
+    sample_orbit_views,
+    view_major_rays,
+)
 from neurallift_ns.data.photo_dataparser import NeuralLiftPhotoDataParserConfig
 
 
@@ -147,8 +153,7 @@ class NeuralLiftDataManager(VanillaDataManager):
             generator=self._generator,
         )
         cameras = views.cameras.to(self.device)
-        ray_bundle = cameras.generate_rays(camera_indices=torch.arange(num, device=self.device)[:, None])
-        ray_bundle = ray_bundle.flatten()  # [num * size * size] rays, view-major
+        ray_bundle = view_major_rays(cameras).flatten()  # [num * size * size] rays, view-major
         ray_bundle.camera_indices = torch.zeros_like(ray_bundle.camera_indices)  # the field has one image's worth
         batch = {
             "is_reference": False,

@@ -52,13 +52,19 @@ def frame_object(
     mask: Bool[np.ndarray, "H W"],
     depth: Float[np.ndarray, "H W"],
     size: int,
-    border_ratio: float,
+    border_ratio: float | None,
 ) -> tuple[UInt8[np.ndarray, "size size 3"], Bool[np.ndarray, "size size"], Float[np.ndarray, "size size"]]:
     """Crop photo, mask and depth to the same square around the object and resize them to ``size``.
 
+    With ``border_ratio`` None the square is the photo's own, centred: the photo is only padded and resized.
     Outside the photo the canvas is white, the mask empty and the depth the farthest depth seen.
     """
-    window = square_window_around_mask(mask, border_ratio)
+    if border_ratio is None:
+        height, width = mask.shape
+        side = float(max(height, width))
+        window = SquareWindow(left=(width - side) / 2.0, top=(height - side) / 2.0, side=side)
+    else:
+        window = square_window_around_mask(mask, border_ratio)
     # Downscaling a photo with INTER_AREA avoids aliasing; masks are resampled as coverage then thresholded.
     framed_rgb = crop_to_window(rgb, window, size, (255, 255, 255), "area")
     coverage = crop_to_window(mask.astype(np.float32), window, size, 0.0, "area")

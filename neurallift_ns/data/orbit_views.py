@@ -11,6 +11,7 @@ from typing import Tuple
 import torch
 from jaxtyping import Float, Int
 from nerfstudio.cameras.cameras import Cameras, CameraType
+from nerfstudio.cameras.rays import RayBundle
 from torch import Tensor
 
 from lift_common.cameras import focal_length_from_fov, orbit_camera_to_world
@@ -77,6 +78,17 @@ def orbit_cameras(
         height=resolution,
         camera_type=CameraType.PERSPECTIVE,
     )
+
+
+def view_major_rays(cameras: Cameras) -> RayBundle:
+    """Every pixel's ray of each camera, shaped ``[views, H, W]`` (nerfstudio's default puts the views last)."""
+    num = cameras.shape[0]
+    height, width = int(cameras.height[0, 0]), int(cameras.width[0, 0])
+    device = cameras.device
+    rows, cols = torch.meshgrid(torch.arange(height, device=device), torch.arange(width, device=device), indexing="ij")
+    coords = (torch.stack([rows, cols], dim=-1).float() + 0.5).expand(num, height, width, 2)
+    indices = torch.arange(num, device=device)[:, None, None, None].expand(num, height, width, 1)
+    return cameras.generate_rays(camera_indices=indices, coords=coords)
 
 
 def _uniform(low: float, high: float, num: int, generator: torch.Generator | None) -> Tensor:

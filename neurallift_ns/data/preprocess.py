@@ -43,6 +43,9 @@ class PreprocessConfig:
     """Side of the square canvas the framed photo, mask and depth are stored at, in pixels."""
     border_ratio: float = 0.2
     """Fraction of the canvas left empty at each side of the object's bounding box."""
+    recenter: bool = True
+    """Crop to the mask's box and centre it on the canvas. Turn off for a photo already framed for the reference
+    camera (e.g. a render): it is then only padded to a square and resized."""
     mask_method: Literal["auto", "model", "grabcut"] = "auto"
     """Object mask when the user gives none and the photo has no alpha: the segmentation model, GrabCut (no weights),
     or auto (the model when its weights can be had, else GrabCut)."""
@@ -250,9 +253,8 @@ def _run_stages(inputs: PhotoInputs, config: PreprocessConfig, folder: Path) -> 
     table.add_row("read", inputs.photo.name, f"{timings['read']:.2f}")
     table.add_row("mask", mask_source, f"{timings['mask']:.2f}")
     table.add_row("depth", f"{depth_source} ({convention})", f"{timings['depth']:.2f}")
-    table.add_row(
-        "frame", f"{config.image_size}x{config.image_size}, border {config.border_ratio}", f"{timings['frame']:.2f}"
-    )
+    framing = f"border {config.border_ratio}" if config.recenter else "not recentred"
+    table.add_row("frame", f"{config.image_size}x{config.image_size}, {framing}", f"{timings['frame']:.2f}")
     CONSOLE.print(table)
     CONSOLE.log(f"Wrote {folder} (preview: {folder / 'preview.png'})")
 

@@ -64,6 +64,10 @@ def test_several_sampled_views_per_step(photo: Path) -> None:
     assert not batch["is_reference"] and "image" not in batch
     assert rays.shape == (3 * 8 * 8,) and batch["num_views"] == 3 and batch["image_shape"] == (8, 8)
     assert batch["directions"].shape == (3,)
+    # View-major: each view's 64 rays are one block, all from its own camera.
+    origins = rays.origins.reshape(3, 64, 3)
+    assert torch.allclose(origins, origins[:, :1].expand_as(origins))
+    torch.testing.assert_close(origins[:, 0], batch["cameras"].camera_to_worlds[:, :, 3])
     assert all(name in DIRECTION_NAMES for name in batch["direction_names"])
 
 

@@ -1,0 +1,1 @@
+"""Guidance: what supervises the views of the object that the photo does not show."""
