@@ -41,6 +41,7 @@ SHADING_KEY = "shading_mode"
 LIGHT_KEY = "light_direction"
 BACKGROUND_KEY = "background_rgb"
 USE_BACKGROUND_NETWORK_KEY = "use_background_network"
+SAMPLED_VIEW_KEY = "is_sampled_view"
 
 
 @dataclass
@@ -236,7 +237,8 @@ class NeuralLiftModel(Model):
         """Write each ray's shading, light and background into its metadata, for this step's kind of views."""
         num_rays = ray_bundle.shape[0]
         device = ray_bundle.origins.device
-        if batch.get("is_reference", "image" in batch):
+        is_reference = batch.get("is_reference", "image" in batch)
+        if is_reference:
             modes = torch.zeros(num_rays, 1, dtype=torch.long)
             lights = torch.zeros(num_rays, 3)
             backgrounds = torch.ones(num_rays, 3)  # the photo is on white
@@ -266,6 +268,7 @@ class NeuralLiftModel(Model):
                 LIGHT_KEY: lights.to(device),
                 BACKGROUND_KEY: backgrounds.to(device),
                 USE_BACKGROUND_NETWORK_KEY: use_network.to(device),
+                SAMPLED_VIEW_KEY: torch.full((num_rays, 1), not is_reference, dtype=torch.bool, device=device),
             },
         )
         return ray_bundle
@@ -281,7 +284,8 @@ class NeuralLiftModel(Model):
         metadata = ray_bundle.metadata or {}
         modes = metadata.get(SHADING_KEY)
         lit = modes is not None and bool((modes > 0).any())
-        needs_normals = not self.training or lit or (self.config.lambda_orientation > 0 and modes is not None)
+        sampled_view = SAMPLED_VIEW_KEY in metadata and bool(metadata[SAMPLED_VIEW_KEY].any())
+        needs_normals = not self.training or lit or (self.config.lambda_orientation > 0 and sampled_view)
         normals = self.field.normals_at(ray_samples.frustums.get_positions()) if needs_normals else None
 
         colour = albedo
