@@ -316,6 +316,15 @@ class NeuralLiftModel(Model):
                 outputs["orientation"] = orientation_loss(weights.detach(), normals, ray_bundle.directions)
         return outputs
 
+    def get_rgba_image(self, outputs: dict[str, Tensor], output_name: str = "rgb") -> Tensor:
+        """The object's colour with its opacity as alpha (what ``ns-export`` colours points with).
+
+        Renders outside training are composited on white, so the object's own colour is recovered by removing it.
+        """
+        accumulation = outputs[output_name.replace("rgb", "accumulation")]
+        colour = (outputs[output_name] - (1.0 - accumulation)) / accumulation.clamp(min=1e-6)
+        return torch.cat([colour.clamp(0.0, 1.0), accumulation], dim=-1)
+
     def get_metrics_dict(self, outputs, batch) -> dict[str, Tensor]:
         metrics = {}
         if "image" in batch:
