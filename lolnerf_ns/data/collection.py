@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -26,6 +24,7 @@ from typing import Literal
 import numpy as np
 from nerfstudio.utils.rich_utils import CONSOLE
 
+from lift_common.cache_folders import atomic_folder
 from lift_common.errors import UserInputError
 from lift_common.images import SUPPORTED_SUFFIXES, load_mask, load_photo
 from lolnerf_ns.data.camera_fit import LANDMARK_NAMES, fit_canonical_keypoints
@@ -107,16 +106,8 @@ def prepare_collection(data: Path, config: CollectionConfig, force: bool = False
     if cameras_path.exists() and not force:
         CONSOLE.log(f"Using prepared collection {folder}")
         return PreparedCollection(folder, json.loads(cameras_path.read_text()))
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as partial:
         cameras = _prepare(data, photos, config, partial)
-        if folder.exists():
-            shutil.rmtree(folder)
-        partial.rename(folder)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     return PreparedCollection(folder, cameras)
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Literal
 import numpy as np
 from nerfstudio.utils.rich_utils import CONSOLE
 
+from lift_common.cache_folders import atomic_folder
 from lift_common.errors import UserInputError
 from lift_common.images import load_mask, load_photo
 from neurallift_ns.data.depth import estimate_depth, normalise_depth, silhouette_depth
@@ -230,22 +229,13 @@ def _run_stages(inputs: PhotoInputs, config: PreprocessConfig, folder: Path) -> 
         "settings": config.cache_settings(),
         "seconds": {name: round(value, 3) for name, value in timings.items()},
     }
-    # Written into a temporary folder and renamed, so an interrupted run never leaves a half-filled cache entry.
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as partial:
         alpha = (framed_mask * 255).astype(np.uint8)
         Image.fromarray(np.dstack([rgb, alpha])).save(partial / "image.png")
         Image.fromarray(alpha).save(partial / "mask.png")
         np.save(partial / "depth.npy", framed_depth.astype(np.float32))
         Image.fromarray(preview_strip(rgb, framed_mask, framed_depth)).save(partial / "preview.png")
         (partial / "preprocess.json").write_text(json.dumps(info, indent=2))
-        if folder.exists():
-            shutil.rmtree(folder)
-        partial.rename(folder)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
 
     table = Table(title=f"Preprocessed {inputs.photo.name}", show_header=True)
     for column in ("stage", "source", "seconds"):
