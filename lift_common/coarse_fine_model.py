@@ -1,8 +1,8 @@
 """A NeRF model rendered by coarse uniform sampling plus importance sampling inside the scene box.
 
-Both methods' models derive from it and only say how a field turns samples into density and colour. Rays are clipped
-to the scene box (the object lives inside [-1, 1]^3), the same field answers both passes, and both passes are
-supervised, as in NeRF.
+A model derives from it (LOLNeRF's does) and only says how a field turns samples into density and colour. Rays are
+clipped to the scene box (the object lives inside [-1, 1]^3), the same field answers both passes, and both passes
+are supervised, as in NeRF.
 """
 
 from __future__ import annotations
