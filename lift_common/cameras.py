@@ -58,6 +58,9 @@ def orbit_camera_to_world(
     return look_at_camera_to_world(orbit_positions(azimuth_deg, elevation_deg, radius))
 
 
-def focal_length_from_fov(fov_deg: float, size_px: int) -> float:
-    """Focal length in pixels of a pinhole camera whose field of view ``fov_deg`` spans ``size_px`` pixels."""
+def focal_length_from_fov(fov_deg: float | Tensor, size_px: int) -> float | Tensor:
+    """Focal length in pixels of a pinhole camera whose field of view ``fov_deg`` spans ``size_px`` pixels; a tensor
+    of fields of view gives a tensor of focal lengths."""
+    if isinstance(fov_deg, Tensor):
+        return 0.5 * size_px / torch.tan(torch.deg2rad(fov_deg) / 2)
     return 0.5 * size_px / math.tan(math.radians(fov_deg) / 2)

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from jaxtyping import Float
 
+from lift_common.cameras import focal_length_from_fov
+
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose_tip", "mouth_left", "mouth_right")
 
 MEAN_FACE_TEMPLATE = np.array(
@@ -141,7 +143,7 @@ def fit_canonical_keypoints(
     width, height = image_size
     principal = np.array([width / 2.0, height / 2.0])
     estimate_focal = focal_length is None
-    focal0 = focal_length or initial_focal_length or 0.5 * width / np.tan(np.radians(10.0))
+    focal0 = focal_length or initial_focal_length or focal_length_from_fov(20.0, width)
     rotations, translations = _initial_poses(landmarks, focal0, principal)
 
     def unpack(params: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:

@@ -25,6 +25,7 @@ import numpy as np
 from nerfstudio.utils.rich_utils import CONSOLE
 
 from lift_common.cache_folders import atomic_folder
+from lift_common.cameras import focal_length_from_fov
 from lift_common.errors import UserInputError
 from lift_common.images import SUPPORTED_SUFFIXES, load_mask, load_photo
 from lolnerf_ns.data.camera_fit import LANDMARK_NAMES, fit_canonical_keypoints
@@ -271,7 +272,7 @@ def _check_enough(kept: list, skipped: list, config: CollectionConfig, data: Pat
 
 
 def _fit_and_drop(kept: list[dict], size: tuple[int, int], config: CollectionConfig, skipped: list, data: Path):
-    focal = None if config.fov_deg is None else 0.5 * size[0] / np.tan(np.radians(config.fov_deg) / 2)
+    focal = None if config.fov_deg is None else focal_length_from_fov(config.fov_deg, size[0])
     limit = config.max_residual_fraction * size[0]
     for _ in range(2):  # fit, drop the poor fits, fit again without them
         fit = fit_canonical_keypoints(np.array([f["landmarks"] for f in kept]), size, focal_length=focal)

@@ -77,7 +77,8 @@ def _resize(image: torch.Tensor, size: int, mode: str) -> torch.Tensor:
     if image.shape[0] == size:
         return image
     nchw = image.permute(2, 0, 1)[None]
-    mode = "area" if mode == "area" and size < image.shape[0] else ("bilinear" if mode == "area" else mode)
+    if mode == "area" and size > image.shape[0]:
+        mode = "bilinear"  # area averaging only shrinks
     resized = torch.nn.functional.interpolate(nchw, size=(size, size), mode=mode)
     return resized[0].permute(1, 2, 0)
 

@@ -67,7 +67,7 @@ def orbit_cameras(
     resolution: int,
 ) -> Cameras:
     """Square pinhole cameras on the orbit, looking at the origin."""
-    focal = torch.tensor([focal_length_from_fov(float(fov), resolution) for fov in fov_deg])[:, None]
+    focal = focal_length_from_fov(fov_deg.float(), resolution)[:, None]
     return Cameras(
         camera_to_worlds=orbit_camera_to_world(azimuth_deg, elevation_deg, radius),
         fx=focal,
