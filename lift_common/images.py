@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from jaxtyping import Bool, UInt8
+from jaxtyping import Bool, Float, UInt8
 from nerfstudio.utils.rich_utils import CONSOLE
 
 from lift_common.errors import UserInputError
@@ -122,3 +122,12 @@ def load_mask(path: Path, shape: tuple[int, int], photo_name: str = "the photo")
     alpha = image[..., 3] if image.shape[-1] == 4 else None
     values = alpha if alpha is not None and alpha.min() < 255 else image[..., :3].mean(axis=-1)
     return fit_to_photo_size(values.astype(np.float32), shape, path, "mask", photo_name) > 127.5
+
+
+def composite_on_white(path: Path) -> Float[np.ndarray, "H W 3"]:
+    """An RGBA image (an object with its mask as alpha) over white, as float RGB in [0, 1]."""
+    image = load_photo(path).astype(np.float32) / 255.0
+    if image.shape[-1] == 3:
+        return image
+    colour, alpha = image[..., :3], image[..., 3:]
+    return colour * alpha + (1.0 - alpha)

@@ -33,7 +33,8 @@ from lift_common.metrics import ImageQualityMetrics
 from lift_common.tcnn import field_implementation
 from neurallift_ns import losses
 from neurallift_ns.field import BackgroundField, NeuralLiftField
-from neurallift_ns.guidance.base import Guidance, GuidanceConfig, NoGuidanceConfig
+from neurallift_ns.guidance.base import Guidance, GuidanceConfig
+from neurallift_ns.guidance.stable_diffusion_guidance import StableDiffusionGuidanceConfig
 from neurallift_ns.shading import SHADING_MODES, random_light_directions, shade
 
 # Per-ray metadata written by prepare_rays.
@@ -130,10 +131,15 @@ class NeuralLiftModelConfig(ModelConfig):
     reference_smoothness_amplify: float = 5.0
     """Multiplies the depth smoothness on the reference view (the paper's front_dsmooth_amplify)."""
     # Sampled-view losses.
-    guidance: GuidanceConfig = field(default_factory=NoGuidanceConfig)
+    prompt: str = ""
+    """What the object is, for the diffusion prior (e.g. "a ceramic coffee cup"); view words are appended. Empty:
+    "a photo of the object", or the token learnt on the photo."""
+    negative_prompt: str = ""
+    """What sampled views should not look like (classifier-free guidance's unconditional prompt)."""
+    guidance: GuidanceConfig = field(default_factory=StableDiffusionGuidanceConfig)
     """The prior that supervises sampled views."""
     lambda_guidance: float = 1.0
-    """Weight of the guidance loss."""
+    """Weight of the guidance loss; 0 turns the prior off (nothing is loaded) and fits the photo alone."""
     lambda_orientation: float = 10.0
     """Weight of the orientation loss on normals facing away from the camera (the paper's lambda_orient)."""
     lambda_opacity: float = 1e-3
@@ -206,7 +212,10 @@ class NeuralLiftModel(Model):
         """The guidance, built on first use (never by commands that do not train)."""
         if self._guidance is None:
             self.__dict__["_guidance"] = self.config.guidance.setup(
-                device=self.device, model_metadata=self.kwargs.get("metadata", {})
+                device=self.device,
+                model_metadata=self.kwargs.get("metadata", {}),
+                prompt=self.config.prompt,
+                negative_prompt=self.config.negative_prompt,
             )
         return self._guidance
 
@@ -221,6 +230,8 @@ class NeuralLiftModel(Model):
     ) -> List[TrainingCallback]:
         def before_step(step: int) -> None:
             self.step = step
+            if self.config.lambda_guidance > 0:
+                _ = self.guidance  # loaded before the first step, so a missing model stops the run at once
             self.field.blob_scale = max(0.0, 1.0 - step / max(1, self.config.blob_fade_steps))
             fraction = float(np.clip(step / self.config.proposal_weights_anneal_max_num_iters, 0.0, 1.0))
             slope = self.config.proposal_weights_anneal_slope
@@ -257,6 +268,7 @@ class NeuralLiftModel(Model):
             random_colour = torch.rand(num_views, 1, generator=self._generator) < self.config.p_random_background
             view_backgrounds = torch.where(random_colour, torch.rand(num_views, 3, generator=self._generator), 1.0)
             view_network = ~random_colour & (self.config.background == "network")
+            batch["shading"] = view_modes
             modes = view_modes.repeat_interleave(rays_per_view)[:, None]
             lights = view_lights.repeat_interleave(rays_per_view, dim=0)
             backgrounds = view_backgrounds.repeat_interleave(rays_per_view, dim=0)
@@ -392,10 +404,11 @@ class NeuralLiftModel(Model):
             loss["entropy"] = config.lambda_entropy * losses.opacity_entropy_loss(outputs["accumulation"])
         if "orientation" in outputs and config.lambda_orientation > 0:
             loss["orientation"] = config.lambda_orientation * outputs["orientation"].mean()
-        if "cameras" in batch:
+        if "cameras" in batch and config.lambda_guidance > 0:
             height, width = batch["image_shape"]
             images = outputs["rgb"].reshape(batch["num_views"], height, width, 3)
-            guided = self.guidance(images, batch["cameras"], batch["directions"], self.step)
+            shading = batch.get("shading", torch.zeros_like(batch["directions"]))
+            guided = self.guidance(images, batch["cameras"], batch["directions"], shading, self.step)
             loss["guidance"] = config.lambda_guidance * guided.loss
             if metrics_dict is not None:
                 metrics_dict.update({f"guidance/{name}": value for name, value in guided.diagnostics.items()})

@@ -33,7 +33,7 @@ def save_tiny_clip_tokenizer(folder: Path) -> Path:
     merges = [("t", "h"), ("th", "e</w>"), ("o", "b"), ("ob", "j"), ("a", "i"), ("m", "ai")]
     vocab_tokens += ["".join(pair) for pair in merges] + ["<|startoftext|>", "<|endoftext|>"]
     vocab = {token: index for index, token in enumerate(dict.fromkeys(vocab_tokens))}
-    CLIPTokenizer(vocab=vocab, merges=merges).save_pretrained(folder)
+    CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77).save_pretrained(folder)
     return folder
 
 
@@ -89,4 +89,87 @@ def save_tiny_clipseg(folder: Path, seed: int = 0) -> Path:
     CLIPSegForImageSegmentation(config).save_pretrained(folder)
     image_processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     CLIPSegProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)
+    return folder
+
+
+def save_tiny_stable_diffusion(folder: Path, seed: int = 0) -> Path:
+    """A Stable Diffusion pipeline (UNet, VAE, CLIP text encoder, tokenizer, DDPM scheduler) with tiny random weights.
+
+    The VAE halves the resolution once and the UNet works on 8x8 latents of 16x16 images.
+    """
+    from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    torch.manual_seed(seed)
+    tokenizer = CLIPTokenizer.from_pretrained(save_tiny_clip_tokenizer(folder / "tiny-tokenizer"))
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            max_position_embeddings=77,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    )
+    unet = UNet2DConditionModel(
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(16, 32),
+        layers_per_block=1,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=16,
+        attention_head_dim=4,
+        norm_num_groups=8,
+    )
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(8, 16),
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        latent_channels=4,
+        norm_num_groups=8,
+        sample_size=16,
+    )
+    scheduler = DDPMScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, steps_offset=1
+    )
+    pipeline = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipeline.save_pretrained(folder)
+    return folder
+
+
+def save_tiny_open_clip(folder: Path, seed: int = 0) -> Path:
+    """An open_clip CLIP with tiny towers, as a Hub repository holds it: ``open_clip_config.json`` and the weights."""
+    import json
+
+    import open_clip
+
+    torch.manual_seed(seed)
+    model_config = {
+        "embed_dim": 16,
+        "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "head_width": 16, "patch_size": 8},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 16, "heads": 2, "layers": 1},
+    }
+    model = open_clip.CLIP(**model_config)
+    folder.mkdir(parents=True, exist_ok=True)
+    preprocess = {"mean": [0.48145466, 0.4578275, 0.40821073], "std": [0.26862954, 0.26130258, 0.27577711]}
+    config = {"model_cfg": model_config, "preprocess_cfg": preprocess}
+    (folder / "open_clip_config.json").write_text(json.dumps(config, indent=2))
+    torch.save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
     return folder

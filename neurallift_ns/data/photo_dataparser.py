@@ -63,6 +63,7 @@ class NeuralLiftPhotoDataParser(DataParser):
             scene_box=SceneBox(aabb=torch.tensor([[-half] * 3, [half] * 3], dtype=torch.float32)),
             metadata={
                 "photo_path": preprocessed.inputs.photo,
+                "image_path": preprocessed.image_path,
                 "mask_path": preprocessed.mask_path,
                 "depth_path": preprocessed.depth_path,
                 "preview_path": preprocessed.preview_path,

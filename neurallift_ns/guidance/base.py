@@ -35,9 +35,14 @@ class Guidance:
         images: Float[Tensor, "views H W 3"],
         cameras: Cameras,
         directions: Int[Tensor, "views"],
+        shading: Int[Tensor, "views"],
         step: int,
     ) -> GuidanceOutput:
-        """Loss on ``images`` (renders in [0, 1], differentiable) seen by ``cameras`` from ``directions``."""
+        """Loss on ``images`` (renders in [0, 1], differentiable) seen by ``cameras`` from ``directions``.
+
+        ``directions`` index :data:`~neurallift_ns.data.orbit_views.DIRECTION_NAMES`; ``shading`` indexes
+        :data:`~neurallift_ns.shading.SHADING_MODES` (how each view was shaded).
+        """
         raise NotImplementedError
 
 
@@ -57,7 +62,7 @@ class NoGuidance(Guidance):
     def __init__(self, config: NoGuidanceConfig, **kwargs) -> None:
         self.config = config
 
-    def __call__(self, images, cameras, directions, step) -> GuidanceOutput:
+    def __call__(self, images, cameras, directions, shading, step) -> GuidanceOutput:
         return GuidanceOutput(loss=images.sum() * 0.0)
 
 

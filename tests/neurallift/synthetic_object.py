@@ -73,7 +73,7 @@ class AnalyticObjectGuidance(Guidance):
     def __init__(self, config: AnalyticObjectGuidanceConfig, **kwargs) -> None:
         self.config = config
 
-    def __call__(self, images, cameras, directions, step) -> GuidanceOutput:
+    def __call__(self, images, cameras, directions, shading, step) -> GuidanceOutput:
         truth, _, _ = render(cameras)
         error = torch.mean((images - truth.to(images)) ** 2)
         return GuidanceOutput(loss=error, diagnostics={"view_mse": float(error)})

@@ -1,0 +1,142 @@
+"""A frozen Stable Diffusion model (diffusers), loaded once, for score distillation and textual inversion.
+
+Loads by Hugging Face Hub id or local folder (anything ``StableDiffusionPipeline.save_pretrained`` wrote), in fp16 on
+CUDA and fp32 on CPU, with PyTorch's scaled-dot-product attention (diffusers' default), optional attention slicing
+and optional model CPU offload. Only the parts score distillation needs are used: tokenizer, text encoder, VAE, UNet
+and the scheduler's noise levels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from lift_common.pretrained import resolve_pretrained
+
+DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+"""Stable Diffusion 1.5 where it is hosted now (the ``runwayml/`` repository was taken down)."""
+
+
+@dataclass
+class StableDiffusionLoadOptions:
+    """How a Stable Diffusion model is loaded."""
+
+    model: str = DEFAULT_MODEL
+    """Hub id or local folder of a Stable Diffusion pipeline (SD 1.5 by default; e.g.
+    stabilityai/stable-diffusion-2-1-base also works)."""
+    half_precision: bool = True
+    """Run it in fp16 on CUDA (always fp32 on CPU)."""
+    attention_slicing: bool = False
+    """Compute attention in slices: less memory, a little slower."""
+    cpu_offload: bool = False
+    """Keep each part on the CPU until it runs (for GPUs with little memory; much slower)."""
+    vae_gradient_checkpointing: bool = True
+    """Recompute the VAE's activations in the backward pass instead of storing them (less memory)."""
+
+
+def _dtype_argument(dtype: torch.dtype) -> dict[str, torch.dtype]:
+    """``from_pretrained``'s precision argument: ``dtype`` in recent diffusers, ``torch_dtype`` before."""
+    from diffusers.utils import deprecation_utils
+
+    return {"dtype" if hasattr(deprecation_utils, "_TORCH_DTYPE_DEPRECATION_MESSAGE") else "torch_dtype": dtype}
+
+
+class StableDiffusion:
+    """Text conditioning, VAE encoding/decoding and noise prediction of a frozen Stable Diffusion model."""
+
+    def __init__(
+        self,
+        options: StableDiffusionLoadOptions,
+        device: torch.device | str,
+        option_name: str = "--pipeline.model.guidance.diffusion.model",
+    ) -> None:
+        from diffusers import StableDiffusionPipeline
+
+        self.device = torch.device(device)
+        self.dtype = torch.float16 if options.half_precision and self.device.type == "cuda" else torch.float32
+        source = resolve_pretrained(options.model, what="Stable Diffusion", option=option_name)
+        pipeline = StableDiffusionPipeline.from_pretrained(
+            source, safety_checker=None, requires_safety_checker=False, **_dtype_argument(self.dtype)
+        )
+        pipeline.set_progress_bar_config(disable=True)
+        for part in (pipeline.unet, pipeline.vae, pipeline.text_encoder):
+            part.requires_grad_(False).eval()
+        if options.attention_slicing:
+            pipeline.enable_attention_slicing()
+        if options.vae_gradient_checkpointing:
+            pipeline.vae.enable_gradient_checkpointing()
+        if options.cpu_offload and self.device.type == "cuda":
+            pipeline.enable_model_cpu_offload(device=self.device)
+        else:
+            pipeline.to(self.device)
+        self.pipeline = pipeline
+        self.tokenizer = pipeline.tokenizer
+        self.text_encoder = pipeline.text_encoder
+        self.vae = pipeline.vae
+        self.unet = pipeline.unet
+        self.alphas_cumprod = pipeline.scheduler.alphas_cumprod.to(self.device, torch.float32)
+        self.prediction_type = pipeline.scheduler.config.get("prediction_type", "epsilon")
+        self.num_train_timesteps = int(pipeline.scheduler.config.num_train_timesteps)
+        self.latent_scale = float(pipeline.vae.config.scaling_factor)
+        self.vae_downsampling = 2 ** (len(pipeline.vae.config.block_out_channels) - 1)
+
+    def load_learned_embedding(self, path: Path) -> str:
+        """Add the token learnt by textual inversion (a ``{token: embedding}`` safetensors file) and return it."""
+        from safetensors.torch import load_file
+
+        from lift_common.errors import UserInputError
+
+        try:
+            (token,) = load_file(str(path)).keys()
+        except Exception:
+            raise UserInputError(
+                f"'{path}' is not a learnt-token file written by ns-neurallift-finetune (a safetensors file with one "
+                "token's embedding). Run ns-neurallift-finetune on the photo, or pass its output."
+            ) from None
+        if token not in self.tokenizer.get_vocab():
+            self.pipeline.load_textual_inversion(str(path))
+        return token
+
+    def tokenize(self, prompts: list[str]) -> Int[Tensor, "prompts tokens"]:
+        """Token ids, padded to the text encoder's context length."""
+        return self.tokenizer(
+            prompts,
+            padding="max_length",
+            max_length=self.tokenizer.model_max_length,
+            truncation=True,
+            return_tensors="pt",
+        ).input_ids.to(self.device)
+
+    @torch.no_grad()
+    def encode_prompts(self, prompts: list[str]) -> Float[Tensor, "prompts tokens D"]:
+        """The text encoder's hidden states for each prompt (what the UNet attends to)."""
+        return self.text_encoder(self.tokenize(prompts))[0]
+
+    def encode_images(self, images: Float[Tensor, "views 3 H W"]) -> Float[Tensor, "views 4 h w"]:
+        """Scaled VAE latents (the posterior's mean) of images in [0, 1]; differentiable."""
+        posterior = self.vae.encode(images.to(self.dtype) * 2.0 - 1.0).latent_dist
+        return posterior.mean * self.latent_scale
+
+    def decode_latents(self, latents: Float[Tensor, "views 4 h w"]) -> Float[Tensor, "views 3 H W"]:
+        """Images in [0, 1] from scaled latents; differentiable."""
+        images = self.vae.decode(latents.to(self.dtype) / self.latent_scale).sample
+        return (images.float() / 2.0 + 0.5).clamp(0.0, 1.0)
+
+    def predict_noise(
+        self,
+        noisy: Float[Tensor, "batch 4 h w"],
+        timesteps: Int[Tensor, "batch"],
+        text_embeddings: Float[Tensor, "batch tokens D"],
+    ) -> Float[Tensor, "batch 4 h w"]:
+        """The UNet's noise prediction, in fp32 (converted from velocity for v-prediction models such as SD 2.1)."""
+        prediction = self.unet(
+            noisy.to(self.dtype), timesteps.to(self.device), encoder_hidden_states=text_embeddings.to(self.dtype)
+        ).sample.float()
+        if self.prediction_type == "v_prediction":
+            alpha = self.alphas_cumprod[timesteps.to(self.device)].view(-1, 1, 1, 1)
+            prediction = alpha.sqrt() * prediction + (1.0 - alpha).sqrt() * noisy.float()
+        return prediction

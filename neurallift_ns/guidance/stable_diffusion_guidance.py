@@ -1,0 +1,227 @@
+"""NeuralLift-360's prior: Stable Diffusion score distillation with CLIP guidance toward the photo.
+
+Each sampled view is encoded by the VAE, noised at a timestep drawn from the annealed range, and denoised by the UNet
+under its direction's prompt with classifier-free guidance. Before the score-distillation gradient is formed, the
+clean image the guided prediction implies is decoded and embedded with CLIP, and the gradient of its spherical
+distance to the photo's embedding is folded into the noise prediction (strongest for front views, none for
+textureless ones). Front views are also pulled toward the photo directly by a CLIP loss on the render itself.
+
+Networks are loaded once, when training first needs them, and never enter the model's module tree (so never its
+checkpoints); commands that only read a checkpoint (``ns-export``, ``ns-viewer``, ``ns-render``) never load them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Tuple, Type
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from jaxtyping import Float, Int
+from nerfstudio.cameras.cameras import Cameras
+from rich.console import Console
+from torch import Tensor
+
+from lift_common.errors import UserInputError
+from lift_common.images import composite_on_white
+from neurallift_ns.data.orbit_views import DIRECTION_NAMES
+from neurallift_ns.guidance import score_distillation as sds
+from neurallift_ns.guidance.base import Guidance, GuidanceConfig, GuidanceOutput
+from neurallift_ns.guidance.prompts import direction_prompt, subject_prompt
+from neurallift_ns.guidance.stable_diffusion import StableDiffusionLoadOptions
+from neurallift_ns.guidance.textual_inversion import TextualInversionConfig
+from neurallift_ns.guidance.timesteps import TimestepSchedule
+from neurallift_ns.shading import SHADING_MODES
+
+CONSOLE = Console()
+TEXTURELESS = SHADING_MODES.index("textureless")
+
+
+@dataclass
+class StableDiffusionGuidanceConfig(GuidanceConfig):
+    """Stable Diffusion score distillation with CLIP guidance toward the photo (NeuralLift-360)."""
+
+    _target: Type = field(default_factory=lambda: StableDiffusionGuidance)
+    diffusion: StableDiffusionLoadOptions = field(default_factory=StableDiffusionLoadOptions)
+    """Which Stable Diffusion model, and how it is loaded."""
+    guidance_scale: float = 100.0
+    """Classifier-free guidance scale of the noise prediction (DreamFusion and NeuralLift-360: 100)."""
+    timesteps: TimestepSchedule = field(default_factory=TimestepSchedule)
+    """Which diffusion timesteps are drawn as training goes on."""
+    weighting: sds.TimestepWeighting = "one_minus_alpha"
+    """w(t) of the score-distillation gradient."""
+    diffusion_resolution: int = 512
+    """Side, in pixels, that renders are resized to before the VAE (the model's native resolution)."""
+    learned_embedding: Path | None = None
+    """Token embedding learnt on the photo by ns-neurallift-finetune; its token is used in the prompts."""
+    adapt_to_photo: bool = False
+    """Learn a token for the photo (textual inversion) before training, cached beside the photo, and use it."""
+    adaptation: TextualInversionConfig = field(default_factory=TextualInversionConfig)
+    """Settings of that textual inversion."""
+    clip_model: str = "ViT-B-16"
+    """open_clip model for CLIP guidance: an architecture name (with --...clip-pretrained), hf-hub:owner/name, or a
+    folder with open_clip_config.json and weights."""
+    clip_pretrained: str = "openai"
+    """Pretrained tag (or weights file) of an architecture-name CLIP model."""
+    clip_guidance_scales: Tuple[float, float, float, float, float] = (100.0, 50.0, 20.0, 20.0, 20.0)
+    """CLIP guidance scale of sampled views labelled front, side, back, overhead and bottom (textureless views get
+    none: they cannot look like the photo)."""
+    lambda_clip_image: float = 1.0
+    """Weight of the CLIP loss between front sampled renders and the photo (NeuralLift-360's clip_img_weight)."""
+    seed: int = 0
+    """Seed of the timesteps and noise drawn."""
+
+
+class StableDiffusionGuidance(Guidance):
+    """Score distillation from Stable Diffusion, CLIP-guided toward the photo; see the module docstring."""
+
+    config: StableDiffusionGuidanceConfig
+
+    def __init__(
+        self,
+        config: StableDiffusionGuidanceConfig,
+        device: torch.device | str = "cpu",
+        model_metadata: dict | None = None,
+        prompt: str = "",
+        negative_prompt: str = "",
+        **kwargs,
+    ) -> None:
+        from neurallift_ns.guidance.clip_embedder import ClipImageEmbedder
+        from neurallift_ns.guidance.stable_diffusion import StableDiffusion
+
+        self.config = config
+        self.device = torch.device(device)
+        photo = reference_photo(model_metadata or {})
+        with CONSOLE.status(f"Loading Stable Diffusion ({config.diffusion.model})"):
+            self.diffusion = StableDiffusion(config.diffusion, self.device)
+        token = self._learnt_token(photo, model_metadata or {})
+        self.subject = subject_prompt(prompt, token)
+        prompts = [direction_prompt(self.subject, name) for name in DIRECTION_NAMES]
+        self.direction_embeddings = self.diffusion.encode_prompts(prompts)
+        self.negative_embedding = self.diffusion.encode_prompts([negative_prompt])
+        self.clip = None
+        if max(config.clip_guidance_scales) > 0 or config.lambda_clip_image > 0:
+            with CONSOLE.status(f"Loading CLIP ({config.clip_model})"):
+                self.clip = ClipImageEmbedder(
+                    config.clip_model, config.clip_pretrained, self.device, self.diffusion.dtype
+                )
+            photo_tensor = torch.from_numpy(photo).permute(2, 0, 1)[None].to(self.device)
+            with torch.no_grad():
+                self.photo_embedding = self.clip(photo_tensor)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        CONSOLE.print(f"Guidance prompt: '{direction_prompt(self.subject, 'front')}' (and side, back, ... views)")
+
+    def _learnt_token(self, photo: np.ndarray, metadata: dict) -> str | None:
+        """Load or learn the photo's token, if asked to; the token, or None."""
+        from neurallift_ns.guidance.textual_inversion import train_textual_inversion
+
+        config = self.config
+        if config.learned_embedding is not None:
+            if not Path(config.learned_embedding).is_file():
+                raise UserInputError(
+                    f"Learnt token file '{config.learned_embedding}' does not exist. Make one with "
+                    "`ns-neurallift-finetune photo.png`, or drop --pipeline.model.guidance.learned-embedding."
+                )
+            return self.diffusion.load_learned_embedding(Path(config.learned_embedding))
+        if not config.adapt_to_photo:
+            return None
+        output = adaptation_path(metadata, config)
+        if output.exists() and not state_incomplete(output, config.adaptation):
+            return self.diffusion.load_learned_embedding(output)
+        CONSOLE.print(f"Adapting the prior to the photo (textual inversion, {config.adaptation.steps} steps)")
+        train_textual_inversion(self.diffusion, photo, config.adaptation, output)
+        return config.adaptation.token
+
+    def __call__(
+        self,
+        images: Float[Tensor, "views H W 3"],
+        cameras: Cameras,
+        directions: Int[Tensor, "views"],
+        shading: Int[Tensor, "views"],
+        step: int,
+    ) -> GuidanceOutput:
+        config, diffusion = self.config, self.diffusion
+        num_views = images.shape[0]
+        directions, shading = directions.to(self.device), shading.to(self.device)
+        renders = images.permute(0, 3, 1, 2)
+        size = (config.diffusion_resolution, config.diffusion_resolution)
+        latents = diffusion.encode_images(F.interpolate(renders, size=size, mode="bilinear", align_corners=False))
+        latents = latents.float()
+
+        timesteps = config.timesteps.sample(step, diffusion.num_train_timesteps, num_views, self.generator)
+        timesteps = timesteps.to(self.device)
+        alpha = diffusion.alphas_cumprod[timesteps]
+        noise = torch.randn(latents.shape, generator=self.generator).to(self.device)
+        with torch.no_grad():
+            noisy = sds.add_noise(latents.detach(), noise, alpha)
+            text = torch.cat([self.negative_embedding.expand(num_views, -1, -1), self.direction_embeddings[directions]])
+            unconditional, conditional = diffusion.predict_noise(
+                torch.cat([noisy, noisy]), torch.cat([timesteps, timesteps]), text
+            ).chunk(2)
+            noise_pred = sds.classifier_free_guidance(unconditional, conditional, config.guidance_scale)
+
+        diagnostics = {"timestep": float(timesteps.float().mean())}
+        scales = torch.tensor(config.clip_guidance_scales, device=self.device)[directions]
+        scales = torch.where(shading == TEXTURELESS, 0.0, scales)
+        if self.clip is not None and bool((scales > 0).any()):
+            guided = scales > 0
+            estimate = sds.estimate_clean_latents(noisy[guided], noise_pred[guided], alpha[guided])
+            gradient, distance = self.distance_gradient(estimate, scales[guided])
+            noise_pred[guided] = sds.clip_guided_noise(noise_pred[guided], gradient, alpha[guided])
+            diagnostics["clip_estimate_distance"] = float(distance.mean())
+
+        gradient = sds.score_distillation_gradient(
+            noise_pred, noise, sds.timestep_weight(diffusion.alphas_cumprod, timesteps, config.weighting)
+        )
+        loss = sds.score_distillation_loss(latents, gradient)
+        diagnostics["score_distillation"] = float(loss.detach())
+
+        front = (directions == DIRECTION_NAMES.index("front")) & (shading != TEXTURELESS)
+        if self.clip is not None and config.lambda_clip_image > 0 and bool(front.any()):
+            distance = self.photo_distance(renders[front])
+            loss = loss + config.lambda_clip_image * distance.mean()
+            diagnostics["clip_image_distance"] = float(distance.detach().mean())
+        return GuidanceOutput(loss=loss, diagnostics=diagnostics)
+
+    def photo_distance(self, images: Float[Tensor, "views 3 H W"]) -> Float[Tensor, "views"]:
+        """CLIP spherical distance of each image to the photo."""
+        from neurallift_ns.guidance.clip_embedder import spherical_distance
+
+        return spherical_distance(self.clip(images), self.photo_embedding)
+
+    def distance_gradient(
+        self, estimate: Float[Tensor, "views 4 h w"], scales: Float[Tensor, "views"]
+    ) -> tuple[Float[Tensor, "views 4 h w"], Float[Tensor, "views"]]:
+        """The gradient, with respect to clean latents, of the scaled CLIP distance of their decoding to the photo."""
+        estimate = estimate.detach().requires_grad_(True)
+        with torch.enable_grad():
+            distance = self.photo_distance(self.diffusion.decode_latents(estimate))
+            (gradient,) = torch.autograd.grad((distance * scales).sum(), estimate)
+        return gradient.float(), distance.detach()
+
+
+def reference_photo(metadata: dict) -> Float[np.ndarray, "H W 3"]:
+    """The preprocessed photo's object on white, in [0, 1] (what CLIP compares renders with)."""
+    path = metadata.get("image_path")
+    if path is None:
+        raise UserInputError("The guidance needs the preprocessed photo: train with the neurallift-photo dataparser.")
+    return composite_on_white(Path(path))
+
+
+def adaptation_path(metadata: dict, config: StableDiffusionGuidanceConfig) -> Path:
+    """Where the automatic textual inversion of this photo with these settings is kept (beside its preprocessing)."""
+    settings = {"model": config.diffusion.model, **asdict(config.adaptation)}
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return Path(metadata["image_path"]).parent / f"textual-inversion-{digest}" / "learned_embeds.safetensors"
+
+
+def state_incomplete(output: Path, config: TextualInversionConfig) -> bool:
+    """Whether a saved textual inversion stopped before its last step."""
+    from neurallift_ns.guidance.textual_inversion import state_path
+
+    state = state_path(output)
+    return state.exists() and int(torch.load(state, map_location="cpu", weights_only=True)["step"]) < config.steps
