@@ -23,7 +23,7 @@ def _neurallift_model(device: str):
     from neurallift_ns.model import NeuralLiftModelConfig
 
     scene_box = SceneBox(aabb=torch.tensor([[-1.0] * 3, [1.0] * 3]))
-    return NeuralLiftModelConfig().setup(scene_box=scene_box, num_train_data=1).to(device)
+    return NeuralLiftModelConfig(lambda_guidance=0.0).setup(scene_box=scene_box, num_train_data=1).to(device)
 
 
 def _generfacto_model(device: str):

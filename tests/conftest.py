@@ -31,3 +31,19 @@ def offline(monkeypatch, tmp_path: Path) -> None:
     """No Hugging Face Hub, and an empty cache: only local folders can be loaded."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "empty-hf-cache"))
+
+
+@pytest.fixture(scope="session")
+def tiny_stable_diffusion(tmp_path_factory) -> Path:
+    """A tiny random Stable Diffusion pipeline saved in the diffusers format."""
+    from tests.tiny_models import save_tiny_stable_diffusion
+
+    return save_tiny_stable_diffusion(tmp_path_factory.mktemp("models") / "tiny-stable-diffusion")
+
+
+@pytest.fixture(scope="session")
+def tiny_open_clip(tmp_path_factory) -> Path:
+    """A tiny random open_clip model saved as a Hub repository holds it."""
+    from tests.tiny_models import save_tiny_open_clip
+
+    return save_tiny_open_clip(tmp_path_factory.mktemp("models") / "tiny-open-clip")

@@ -48,7 +48,7 @@ def test_reference_view_psnr_after_a_few_hundred_steps(
         "--pipeline.datamanager.reference-only-steps",
         str(STEPS),
     ]
-    train += ["--pipeline.datamanager.dataparser.preprocess.image-size", "48"]
+    train += ["--pipeline.datamanager.dataparser.preprocess.image-size", "48", "--pipeline.model.lambda-guidance", "0"]
     train += ["--pipeline.datamanager.dataparser.preprocess.mask-method", "grabcut"]
     train += ["--pipeline.datamanager.dataparser.preprocess.depth-model", str(tiny_depth_model)]
     for group in ("fields", "proposal-networks"):

@@ -1,4 +1,5 @@
-"""``ns-train neurallift`` on a real photo, then its checkpoint loaded back by ``ns-export`` as a user runs them."""
+"""``ns-train neurallift`` on a real photo with a tiny Stable Diffusion + CLIP prior, then its checkpoint loaded back
+by ``ns-export`` as a user runs them."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ TRAIN_TWO_STEPS = [
 
 
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory, tiny_depth_model) -> tuple[Path, Path]:
+def trained_run(tmp_path_factory, tiny_depth_model, tiny_stable_diffusion, tiny_open_clip) -> tuple[Path, Path]:
     """A two-step run on scikit-image's coffee photo: (its config.yml, the photo's folder)."""
     from PIL import Image
     from skimage import data
@@ -37,8 +38,12 @@ def trained_run(tmp_path_factory, tiny_depth_model) -> tuple[Path, Path]:
     Image.fromarray(data.coffee()).save(photo)
     outputs = folder / "outputs"
     depth = ("--pipeline.datamanager.dataparser.preprocess.depth-model", str(tiny_depth_model))
-    train = ["ns-train", "neurallift", "--data", str(photo), "--output-dir", str(outputs), *TRAIN_TWO_STEPS, *depth]
-    check(run_command(train, HF_HUB_OFFLINE="1"))
+    prior = ("--pipeline.model.guidance.diffusion.model", str(tiny_stable_diffusion), "--prompt", "a coffee cup")
+    prior += ("--pipeline.model.guidance.clip-model", str(tiny_open_clip))
+    prior += ("--pipeline.model.guidance.diffusion-resolution", "16")
+    train = ["ns-train", "neurallift", "--data", str(photo), "--output-dir", str(outputs), *TRAIN_TWO_STEPS]
+    result = check(run_command([*train, *depth, *prior], HF_HUB_OFFLINE="1"))
+    assert "a coffee cup, front view" in result.stdout  # the prior was loaded and prompted
     (config,) = outputs.glob("*/neurallift/*/config.yml")
     return config, photo.parent
 
@@ -59,13 +64,16 @@ def test_checkpoint_holds_no_frozen_networks(trained_run) -> None:
 
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     assert state["step"] == 1
-    assert not [key for key in state["pipeline"] if any(word in key for word in ("lpips", "clip", "unet", "vae"))]
+    assert not [key for key in state["pipeline"] if any(word in key for word in ("lpips", "clip", "unet", "vae", "text_encoder", "visual"))]
 
 
 def test_ns_export_pointcloud_loads_the_checkpoint(trained_run, tmp_path: Path) -> None:
     config, _ = trained_run
     export = ["ns-export", "pointcloud", "--load-config", str(config), "--output-dir", str(tmp_path)]
-    check(run_command([*export, "--num-points", "500", "--normal-method", "open3d", "--num-rays-per-batch", "256"]))
+    result = check(
+        run_command([*export, "--num-points", "500", "--normal-method", "open3d", "--num-rays-per-batch", "256"])
+    )
+    assert "Guidance prompt" not in result.stdout  # exporting never loads the prior
     ply = tmp_path / "point_cloud.ply"
     assert ply.exists() and ply.stat().st_size > 0
 

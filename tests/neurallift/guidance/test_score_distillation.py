@@ -1,0 +1,69 @@
+"""The score-distillation pieces: the gradient's form, the timestep schedule and the prompts."""
+
+from __future__ import annotations
+
+import torch
+
+from neurallift_ns.guidance import score_distillation as sds
+from neurallift_ns.guidance.prompts import DEFAULT_SUBJECT, direction_prompt, subject_prompt
+from neurallift_ns.guidance.timesteps import TimestepSchedule
+
+
+def test_gradient_is_zero_when_the_model_predicts_the_added_noise() -> None:
+    noise = torch.randn(2, 4, 8, 8)
+    gradient = sds.score_distillation_gradient(noise.clone(), noise, torch.tensor([0.3, 0.9]))
+    assert torch.count_nonzero(gradient) == 0
+
+
+def test_gradient_is_weighted_prediction_error_and_reaches_the_latents() -> None:
+    generator = torch.Generator().manual_seed(0)
+    noise, predicted = torch.randn(2, 4, 8, 8, generator=generator), torch.randn(2, 4, 8, 8, generator=generator)
+    weight = torch.tensor([0.25, 2.0])
+    gradient = sds.score_distillation_gradient(predicted, noise, weight)
+    torch.testing.assert_close(gradient, weight.view(-1, 1, 1, 1) * (predicted - noise))
+
+    latents = torch.randn(2, 4, 8, 8, requires_grad=True)
+    sds.score_distillation_loss(latents, gradient).backward()
+    torch.testing.assert_close(latents.grad, gradient / 2)  # averaged over the two views
+
+
+def test_weighting_gives_more_weight_to_noisier_timesteps() -> None:
+    alphas = torch.linspace(0.999, 0.01, 1000)
+    weights = sds.timestep_weight(alphas, torch.tensor([100, 500, 900]), "one_minus_alpha")
+    assert weights[0] < weights[1] < weights[2]
+    assert torch.equal(sds.timestep_weight(alphas, torch.tensor([100, 900]), "uniform"), torch.ones(2))
+
+
+def test_clean_estimate_inverts_the_forward_process() -> None:
+    latents, noise = torch.randn(3, 4, 8, 8), torch.randn(3, 4, 8, 8)
+    alpha = torch.tensor([0.9, 0.5, 0.05])
+    noisy = sds.add_noise(latents, noise, alpha)
+    torch.testing.assert_close(sds.estimate_clean_latents(noisy, noise, alpha), latents, atol=1e-4, rtol=1e-4)
+
+
+def test_classifier_free_guidance_extrapolates_toward_the_condition() -> None:
+    unconditional, conditional = torch.zeros(4), torch.ones(4)
+    assert torch.equal(sds.classifier_free_guidance(unconditional, conditional, 7.5), torch.full((4,), 7.5))
+
+
+def test_timestep_lower_bound_anneals_while_the_upper_bound_stays() -> None:
+    schedule = TimestepSchedule(max_fraction=0.95, min_fraction_start=0.5, min_fraction_end=0.05, anneal_steps=300)
+    assert schedule.bounds(0, 1000) == (500, 950)
+    assert schedule.bounds(150, 1000) == (275, 950)
+    assert schedule.bounds(300, 1000) == schedule.bounds(5000, 1000) == (50, 950)
+    drawn = schedule.sample(0, 1000, 2000, torch.Generator().manual_seed(0))
+    assert drawn.min() >= 500 and drawn.max() <= 950 and drawn.float().std() > 100
+    late = schedule.sample(1000, 1000, 2000, torch.Generator().manual_seed(0))
+    assert late.min() < 100
+
+
+def test_direction_prompts_name_the_view() -> None:
+    assert direction_prompt("a ceramic mug", "back") == "a ceramic mug, back view"
+    assert subject_prompt("") == DEFAULT_SUBJECT
+    assert subject_prompt("  a mug ") == "a mug"
+
+
+def test_learnt_token_goes_into_the_prompt_unless_already_placed() -> None:
+    assert subject_prompt("", "<mug>") == "a photo of <mug>"
+    assert subject_prompt("a blue mug", "<mug>") == "a photo of <mug>, a blue mug"
+    assert subject_prompt("a <mug> on a table", "<mug>") == "a <mug> on a table"
