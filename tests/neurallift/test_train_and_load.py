@@ -64,7 +64,11 @@ def test_checkpoint_holds_no_frozen_networks(trained_run) -> None:
 
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     assert state["step"] == 1
-    assert not [key for key in state["pipeline"] if any(word in key for word in ("lpips", "clip", "unet", "vae", "text_encoder", "visual"))]
+    assert not [
+        key
+        for key in state["pipeline"]
+        if any(word in key for word in ("lpips", "clip", "unet", "vae", "text_encoder", "visual"))
+    ]
 
 
 def test_ns_export_pointcloud_loads_the_checkpoint(trained_run, tmp_path: Path) -> None:

@@ -162,3 +162,33 @@ def test_the_default_clip_offline_is_one_message(config, photo_metadata, offline
     default = replace(config, clip_model="ViT-B-16", clip_pretrained="openai")
     with pytest.raises(UserInputError, match="CLIP \\(ViT-B-16, openai\\)"):
         default.setup(device="cpu", model_metadata=photo_metadata)
+
+
+def test_adapting_to_the_photo_learns_its_token_once_and_prompts_with_it(config, photo_metadata, tmp_path: Path):
+    from neurallift_ns.guidance.stable_diffusion_guidance import adaptation_path
+    from neurallift_ns.guidance.textual_inversion import TextualInversionConfig, state_path
+
+    photo = tmp_path / "image.png"
+    photo.write_bytes(Path(photo_metadata["image_path"]).read_bytes())
+    metadata = {"image_path": photo}
+    adaptation = TextualInversionConfig(token="<cup>", initializer_word="a", steps=3, resolution=16, batch_size=1)
+    adapting = replace(config, adapt_to_photo=True, adaptation=adaptation)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        first = adapting.setup(device="cpu", model_metadata=metadata, prompt="a mug")
+        learnt = adaptation_path(metadata, adapting)
+        assert learnt.parent.parent == tmp_path and learnt.exists()
+        assert first.subject == "a photo of <cup>, a mug"
+        saved_at = learnt.stat().st_mtime_ns
+        second = adapting.setup(device="cpu", model_metadata=metadata)  # cached: loaded, not learnt again
+    assert learnt.stat().st_mtime_ns == saved_at and torch.load(state_path(learnt), weights_only=True)["step"] == 3
+    assert second.subject == "a photo of <cup>"
+    token_id = second.diffusion.tokenizer.convert_tokens_to_ids("<cup>")
+    table = second.diffusion.text_encoder.get_input_embeddings().weight
+    torch.testing.assert_close(table[token_id], first.diffusion.text_encoder.get_input_embeddings().weight[token_id])
+
+
+def test_a_missing_learnt_token_file_is_one_message(config, photo_metadata, tmp_path: Path, offline) -> None:
+    missing = replace(config, learned_embedding=tmp_path / "nothing.safetensors")
+    with pytest.raises(UserInputError, match="ns-neurallift-finetune"):
+        missing.setup(device="cpu", model_metadata=photo_metadata)
