@@ -50,7 +50,7 @@ class TextualInversionConfig:
     """Optimisation steps."""
     learning_rate: float = 5e-3
     """Learning rate of the new embedding (AdamW)."""
-    batch_size: int = 4
+    batch_size: int = 2
     """Augmented copies of the photo per step."""
     resolution: int = 512
     """Side of the training images in pixels (Stable Diffusion 1.5 and 2.1-base: 512)."""
@@ -181,6 +181,7 @@ def train_textual_inversion(
     text_encoder = diffusion.text_encoder
     original_dtype = text_encoder.dtype
     text_encoder.to(torch.float32)  # the embedding is optimised in fp32 even where the model runs in fp16
+    diffusion.unet.enable_gradient_checkpointing()  # the gradient crosses the UNet: recompute, do not store
     embeddings = text_encoder.get_input_embeddings().weight
     frozen = embeddings.detach().clone()
     embeddings.requires_grad_(True)
@@ -249,4 +250,5 @@ def train_textual_inversion(
         save_learned_embedding(config.token, embeddings[token_id], output)
     embeddings.requires_grad_(False)
     text_encoder.to(original_dtype)
+    diffusion.unet.disable_gradient_checkpointing()
     return output

@@ -1,0 +1,171 @@
+"""Benchmark: a whole neurallift sampled-view training step with the Stable Diffusion + CLIP prior.
+
+Run on demand from the repository root::
+
+    python -m benchmarks.neurallift_guidance [--device cuda] [--resolution 128] [--views 1] [--steps 5]
+        [--diffusion-model stable-diffusion-v1-5/stable-diffusion-v1-5] [--clip-model ViT-B-16]
+    python -m benchmarks.neurallift_guidance --random-weights   # SD 1.5- and ViT-B/16-shaped random models
+
+One step renders the sampled views with the default field (``--guidance-only``: a stand-in render), runs the
+guidance (VAE encode at 512^2, UNet with classifier-free guidance, decode of the clean estimate and CLIP for the
+CLIP-guided views, CLIP image loss) and back-propagates into the field. ``--random-weights`` builds networks of the
+real shapes with random weights (time and memory do not depend on the weights' values), saved and loaded through the
+same code as the real ones, for machines without the weights. Prints time per step and peak memory (GPU:
+``max_memory_allocated``; CPU: peak process RSS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+
+def save_random_sd15(folder: Path) -> Path:
+    """A Stable Diffusion 1.5-shaped pipeline (UNet 860M, VAE 84M, CLIP ViT-L text encoder 123M), random weights."""
+    import torch
+    from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    from tests.tiny_models import save_tiny_clip_tokenizer  # any CLIP tokenizer: only token ids are needed
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768, attention_head_dim=8)
+    vae = AutoencoderKL(
+        block_out_channels=(128, 256, 512, 512),
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        layers_per_block=2,
+        latent_channels=4,
+        sample_size=512,
+    )
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12)
+    )
+    tokenizer = CLIPTokenizer.from_pretrained(save_tiny_clip_tokenizer(folder / "tokenizer-source"))
+    scheduler = DDPMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1)
+    StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    ).save_pretrained(folder)
+    return folder
+
+
+def save_random_open_clip(folder: Path, name: str = "ViT-B-16") -> Path:
+    """An open_clip architecture with random weights, saved as a Hub repository holds it."""
+    import json
+
+    import open_clip
+    import torch
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": open_clip.get_model_config(name)}))
+    torch.save(open_clip.create_model(name).state_dict(), folder / "open_clip_pytorch_model.bin")
+    return folder
+
+
+def run(args: argparse.Namespace) -> None:
+    import torch
+    from nerfstudio.data.scene_box import SceneBox
+    from PIL import Image
+    from skimage import data
+
+    from neurallift_ns.data.orbit_views import OrbitViewsConfig, sample_orbit_views, view_major_rays
+    from neurallift_ns.guidance.stable_diffusion import StableDiffusionLoadOptions
+    from neurallift_ns.guidance.stable_diffusion_guidance import StableDiffusionGuidanceConfig
+    from neurallift_ns.model import NeuralLiftModelConfig
+
+    device = args.device
+    work = Path(tempfile.mkdtemp(prefix="neurallift-guidance-benchmark-"))
+    photo = work / "image.png"
+    Image.fromarray(data.coffee()).convert("RGBA").resize((256, 256)).save(photo)
+    diffusion_model, clip_model = args.diffusion_model, args.clip_model
+    if args.random_weights:
+        diffusion_model = str(save_random_sd15(work / "sd15"))
+        clip_model = str(save_random_open_clip(work / "clip"))
+    guidance = StableDiffusionGuidanceConfig(
+        diffusion=StableDiffusionLoadOptions(model=diffusion_model, half_precision=not args.fp32),
+        clip_model=clip_model,
+        clip_pretrained=args.clip_pretrained,
+    )
+    scene_box = SceneBox(aabb=torch.tensor([[-1.0] * 3, [1.0] * 3]))
+    model = NeuralLiftModelConfig(guidance=guidance).setup(
+        scene_box=scene_box, num_train_data=1, metadata={"image_path": photo}
+    )
+    model = model.to(device).train()
+    model.step = 1000  # past the albedo-only warm-up: views are shaded as in most of training
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    _ = model.guidance  # loading is not timed
+    loaded_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    generator = torch.Generator().manual_seed(0)
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    timings = []
+    for step in range(args.steps + 1):
+        views = sample_orbit_views(args.views, args.resolution, OrbitViewsConfig(), step=1000, generator=generator)
+        batch = {
+            "cameras": views.cameras.to(device),
+            "directions": views.directions,
+            "num_views": args.views,
+            "image_shape": (args.resolution, args.resolution),
+        }
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        if args.guidance_only:  # a stand-in render: only the prior's cost is measured
+            render = torch.rand(args.views, args.resolution, args.resolution, 3, device=device, requires_grad=True)
+            shading = torch.randint(0, 3, (args.views,), generator=generator)
+            with torch.autocast(device_type=device, enabled=device == "cuda"):
+                output = model.guidance(render, batch["cameras"], batch["directions"], shading, model.step)
+            output.loss.backward()
+        else:
+            rays = model.prepare_rays(view_major_rays(batch["cameras"]).flatten(), batch)
+            with torch.autocast(device_type=device, enabled=device == "cuda"):
+                outputs = model(rays)
+                losses = model.get_loss_dict(outputs, batch, {})
+            optimizer.zero_grad()
+            sum(losses.values()).backward()
+            optimizer.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        if step:  # the first step pays for one-off set-up
+            timings.append(time.perf_counter() - start)
+    if device == "cuda":
+        peak = f"{torch.cuda.max_memory_allocated() / 2**30:.2f} GiB peak GPU memory (allocated)"
+    else:
+        peak = f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB peak process RSS"
+        peak += f" ({loaded_gib:.2f} GiB once the networks were loaded)"
+    weights = "random SD 1.5/ViT-B-16-shaped weights" if args.random_weights else f"{diffusion_model} + {clip_model}"
+    precision = "fp32" if args.fp32 or device == "cpu" else "fp16"
+    what = "guidance only" if args.guidance_only else "render + guidance"
+    print(f"device {device}, {weights}, {precision}, {args.views} view(s) of {args.resolution}^2 per step, {what}")
+    print(f"{sum(timings) / len(timings):.3f} s/step over {len(timings)} steps; {peak}")
+
+
+def main() -> None:
+    import torch
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--resolution", type=int, default=128, help="side of each sampled view")
+    parser.add_argument("--views", type=int, default=1, help="sampled views per step")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps")
+    parser.add_argument("--diffusion-model", default="stable-diffusion-v1-5/stable-diffusion-v1-5")
+    parser.add_argument("--clip-model", default="ViT-B-16")
+    parser.add_argument("--clip-pretrained", default="openai")
+    parser.add_argument("--random-weights", action="store_true", help="SD 1.5/ViT-B-16-shaped random networks")
+    parser.add_argument("--fp32", action="store_true", help="fp32 on CUDA too")
+    parser.add_argument("--guidance-only", action="store_true", help="time the prior on a stand-in render")
+    run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
