@@ -64,3 +64,9 @@ def focal_length_from_fov(fov_deg: float | Tensor, size_px: int) -> float | Tens
     if isinstance(fov_deg, Tensor):
         return 0.5 * size_px / torch.tan(torch.deg2rad(fov_deg) / 2)
     return 0.5 * size_px / math.tan(math.radians(fov_deg) / 2)
+
+
+def fov_from_focal_length(focal_px: Tensor, size_px: Tensor) -> Tensor:
+    """Field of view in degrees spanned by ``size_px`` pixels at focal length ``focal_px`` (the inverse of
+    :func:`focal_length_from_fov`)."""
+    return torch.rad2deg(2.0 * torch.atan(0.5 * size_px / focal_px))

@@ -8,6 +8,7 @@ from typing import Type
 
 from nerfstudio.configs.base_config import MachineConfig
 from nerfstudio.engine.trainer import Trainer, TrainerConfig
+from nerfstudio.utils.rich_utils import CONSOLE
 
 from lift_common.checkpoints import save_checkpoint_atomically
 from lift_common.device import default_device_type
@@ -23,12 +24,28 @@ class LiftTrainerConfig(TrainerConfig):
 
 
 class LiftTrainer(Trainer):
-    """Writes each checkpoint to a temporary file and renames it into place.
+    """Writes each checkpoint to a temporary file and renames it into place, and resumes to the run's last step.
 
     A run killed while saving keeps its previous checkpoint intact, so ``--load-dir`` always finds a complete one.
     The temporary file lives in a sibling folder because nerfstudio parses the step out of every file name in the
     checkpoint folder when it resumes.
     """
+
+    def train(self) -> None:
+        """Train up to ``max_num_iterations`` steps counted from the run's start, also when resuming.
+
+        nerfstudio counts them from the resumed step, so resuming a stopped run with its own command would train a
+        whole run more; here it finishes the run, at the step and learning rates an unbroken run ends with.
+        """
+        total = self.config.max_num_iterations
+        if self._start_step >= total:
+            CONSOLE.print(f"The checkpoint is at step {self._start_step - 1}: this {total}-step run is complete.")
+            return
+        self.config.max_num_iterations = total - self._start_step
+        try:
+            super().train()
+        finally:
+            self.config.max_num_iterations = total
 
     def save_checkpoint(self, step: int) -> None:
         ckpt_path: Path = self.checkpoint_dir / f"step-{step:09d}.ckpt"

@@ -19,6 +19,8 @@ from nerfstudio.field_components.mlp import MLP
 from nerfstudio.fields.base_field import Field
 from torch import Tensor, nn
 
+from lift_common.marching_cubes import isosurface_values
+
 
 class NeuralLiftField(Field):
     """Density and albedo of the object inside the scene box."""
@@ -37,6 +39,7 @@ class NeuralLiftField(Field):
         blob_density: float = 5.0,
         blob_radius: float = 0.5,
         normal_epsilon: float = 1e-2,
+        surface_density: float = 10.0,
         implementation: str = "torch",
     ) -> None:
         super().__init__()
@@ -46,6 +49,7 @@ class NeuralLiftField(Field):
         self.blob_scale = 1.0
         """Multiplies the blob; the model fades it to 0 as the learnt density takes over."""
         self.normal_epsilon = normal_epsilon
+        self.surface_density = surface_density
         self.geo_feat_dim = geo_feat_dim
         self.encoding = HashEncoding(
             num_levels=num_levels,
@@ -88,6 +92,10 @@ class NeuralLiftField(Field):
     def density_at(self, positions: Float[Tensor, "*batch 3"]) -> Float[Tensor, "*batch 1"]:
         """Density at world positions (what marching cubes and exporters query)."""
         return trunc_exp(self.log_density(positions)[0])
+
+    def forward_geonetwork(self, positions: Float[Tensor, "num 3"]) -> Float[Tensor, "num 1"]:
+        """``surface_density - density``: what ``ns-export marching-cubes`` extracts the zero level set of."""
+        return isosurface_values(self.density_at(positions), self.surface_density)
 
     def get_density(self, ray_samples: RaySamples) -> tuple[Tensor, Tensor]:
         log_density, features = self.log_density(ray_samples.frustums.get_positions())

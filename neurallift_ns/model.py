@@ -29,6 +29,7 @@ from nerfstudio.models.base_model import Model, ModelConfig
 from nerfstudio.utils import colormaps
 from torch import Tensor, nn
 
+from lift_common.marching_cubes import MarchingCubesSupport
 from lift_common.metrics import ImageQualityMetrics
 from lift_common.tcnn import field_implementation
 from neurallift_ns import losses
@@ -77,6 +78,8 @@ class NeuralLiftModelConfig(ModelConfig):
     """Steps over which the blob fades out linearly, leaving the learnt density alone."""
     normal_epsilon: float = 1e-2
     """Step of the finite differences that give normals, in scene units."""
+    surface_density: float = 10.0
+    """Density at which ns-export marching-cubes draws the object's surface."""
     implementation: Literal["auto", "tcnn", "torch"] = "auto"
     """Hash grid and MLP implementation: ``auto`` picks tiny-cuda-nn when it is installed and a GPU is visible."""
     # Sampling.
@@ -152,6 +155,8 @@ class NeuralLiftModelConfig(ModelConfig):
     lambda_interlevel: float = 1.0
     """Weight of the proposal networks' interlevel loss."""
 
+    sdf_field = MarchingCubesSupport()  # lets ns-export marching-cubes extract the density isosurface
+
 
 class NeuralLiftModel(Model):
     """NeuralLift-360 model."""
@@ -175,6 +180,7 @@ class NeuralLiftModel(Model):
             blob_density=self.config.blob_density,
             blob_radius=self.config.blob_radius,
             normal_epsilon=self.config.normal_epsilon,
+            surface_density=self.config.surface_density,
             implementation=implementation,
         )
         self.background_field = BackgroundField(implementation=implementation)

@@ -1,8 +1,10 @@
-"""The ``neurallift`` pipeline: nerfstudio's, except that the model learns what kind of step each batch is."""
+"""The ``neurallift`` pipeline: nerfstudio's, except that the model learns what kind of step each batch is, and
+evaluation also scores novel views by their CLIP similarity to the photo."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Type
 
 from nerfstudio.pipelines.base_pipeline import VanillaPipeline, VanillaPipelineConfig
@@ -26,3 +28,38 @@ class NeuralLiftPipeline(VanillaPipeline):
         metrics_dict = self.model.get_metrics_dict(model_outputs, batch)
         loss_dict = self.model.get_loss_dict(model_outputs, batch, metrics_dict)
         return model_outputs, loss_dict, metrics_dict
+
+    def get_average_eval_image_metrics(
+        self, step: int | None = None, output_path: Path | None = None, get_std: bool = False
+    ) -> dict[str, float]:
+        """Reference-view PSNR, SSIM and LPIPS against the photo (nerfstudio's), and ``clip_similarity``: the mean
+        cosine similarity of CLIP embeddings between views all around the object and the photo (NaN where the CLIP
+        weights cannot be had)."""
+        metrics = super().get_average_eval_image_metrics(step, output_path, get_std)
+        metrics.update(self.novel_view_clip_similarity(get_std))
+        return metrics
+
+    def novel_view_clip_similarity(self, get_std: bool = False) -> dict[str, float]:
+        """CLIP similarity of the evaluation orbit views to the photo."""
+        import torch
+
+        from neurallift_ns.guidance.clip_similarity import photo_clip_similarity
+
+        cameras = self.datamanager.eval_orbit_cameras()
+        self.eval()
+        with torch.no_grad():
+            renders = [
+                self.model.get_outputs_for_camera(cameras[index : index + 1])["rgb"] for index in range(len(cameras))
+            ]
+        self.train()
+        guidance = self.model.config.guidance
+        similarity = photo_clip_similarity(
+            torch.stack(renders),
+            self.model.kwargs["metadata"]["image_path"],
+            getattr(guidance, "clip_model", "ViT-B-16"),
+            getattr(guidance, "clip_pretrained", "openai"),
+        )
+        metrics = {"clip_similarity": float(similarity.mean())}
+        if get_std:
+            metrics["clip_similarity_std"] = float(similarity.std())
+        return metrics

@@ -201,14 +201,19 @@ class NeuralLiftDataManager(VanillaDataManager):
         if slot == 0:
             return super().next_eval_image(step)
         azimuth = 360.0 * (slot - 1) / self.config.num_eval_orbit_views
-        camera = orbit_cameras(
-            torch.tensor([azimuth]),
-            torch.tensor([self.config.dataparser.reference_elevation_deg]),
-            torch.tensor([self.config.dataparser.reference_radius]),
-            torch.tensor([self.config.dataparser.reference_fov_deg]),
+        return self.eval_orbit_cameras()[slot - 1 : slot], {"orbit_azimuth_deg": azimuth, "image_idx": 0}
+
+    def eval_orbit_cameras(self) -> Cameras:
+        """The evaluation orbit views: evenly spaced azimuths at the reference camera's elevation, radius and FOV."""
+        num = self.config.num_eval_orbit_views
+        dataparser = self.config.dataparser
+        return orbit_cameras(
+            torch.arange(num) * 360.0 / num,
+            torch.full((num,), dataparser.reference_elevation_deg),
+            torch.full((num,), dataparser.reference_radius),
+            torch.full((num,), dataparser.reference_fov_deg),
             self.config.eval_orbit_resolution,
         ).to(self.device)
-        return camera, {"orbit_azimuth_deg": azimuth, "image_idx": 0}
 
 
 def reference_camera_at_resolution(cameras: Cameras, size: int) -> Cameras:
