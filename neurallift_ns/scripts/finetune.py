@@ -27,9 +27,7 @@ class FinetuneCommand:
     """The photo, or a folder holding it (and optionally mask.png), as given to ns-train neurallift --data."""
     output: Path | None = None
     """Where the learnt embedding is saved (default: beside the photo, <photo>.learned_embeds.safetensors)."""
-    textual_inversion: tyro.conf.OmitArgPrefixes[TextualInversionConfig] = field(
-        default_factory=TextualInversionConfig
-    )
+    textual_inversion: tyro.conf.OmitArgPrefixes[TextualInversionConfig] = field(default_factory=TextualInversionConfig)
     """Token, initializer word, steps, learning rate and augmentations."""
     diffusion: StableDiffusionLoadOptions = field(default_factory=StableDiffusionLoadOptions)
     """The Stable Diffusion model to adapt (use the one ns-train will use)."""
@@ -53,8 +51,7 @@ class FinetuneCommand:
         train_textual_inversion(diffusion, image, self.textual_inversion, output)
         CONSOLE.print(f"Learnt {self.textual_inversion.token}: {output}")
         CONSOLE.print(
-            f"Train with: ns-train neurallift --data {self.data} "
-            f"--pipeline.model.guidance.learned-embedding {output}"
+            f"Train with: ns-train neurallift --data {self.data} --pipeline.model.guidance.learned-embedding {output}"
         )
 
 
