@@ -27,7 +27,7 @@ import torch
 from jaxtyping import Float
 from nerfstudio.cameras.rays import RayBundle, RaySamples
 from nerfstudio.model_components.ray_samplers import PDFSampler, UniformSampler
-from nerfstudio.model_components.renderers import AccumulationRenderer, DepthRenderer, NormalsRenderer
+from nerfstudio.model_components.renderers import AccumulationRenderer, DepthRenderer
 from nerfstudio.model_components.scene_colliders import AABBBoxCollider
 from nerfstudio.models.base_model import Model, ModelConfig
 from nerfstudio.utils import colormaps
@@ -111,8 +111,8 @@ class LOLNeRFModelConfig(ModelConfig):
     """Names of photos lifted into this run by ns-lolnerf-lift; their codes follow the training codes in the latent
     table. Written by ns-lolnerf-lift."""
     predict_normals: bool = True
-    """Render normals (minus the density gradient, by autograd) outside training: the 'normals' output for the
-    viewer, ns-render and ns-export's Poisson mesh. Costs about one backward pass per render."""
+    """Render normals outside training (minus the density gradient by autograd, at each ray's rendered depth): the
+    'normals' output for the viewer, ns-render and ns-export's Poisson mesh."""
 
 
 class LOLNeRFModel(Model):
@@ -167,11 +167,10 @@ class LOLNeRFModel(Model):
         self.sampler_pdf = PDFSampler(num_samples=config.num_importance_samples)
         self.renderer_accumulation = AccumulationRenderer()
         self.renderer_depth = DepthRenderer(method="expected")
-        self.renderer_normals = NormalsRenderer()
         # Metrics hold LPIPS's AlexNet: kept out of the module tree, so out of checkpoints.
         self.__dict__["image_metrics"] = ImageQualityMetrics()
         self._own_identities = False
-        self._displayed = list(config.render_identities) or ["0"]
+        self._displayed = list(config.render_identities) or [self.identity_names[0]]
         for identity in self._displayed:
             identity_row(identity, self.identity_names)  # a wrong name stops ns-render at once, with one message
         self._setup_viewer_controls()
@@ -310,9 +309,10 @@ class LOLNeRFModel(Model):
             outputs["weights"] = fine["weights"]
             outputs["weights_coarse"] = coarse["weights"]
         elif self.config.predict_normals:
-            positions = fine_samples.frustums.get_positions()
-            normals = self.field.normals(positions, latents[..., None, :].expand(*positions.shape[:-1], -1))
-            outputs["normals"] = (self.renderer_normals(normals, fine["weights"].detach()) + 1.0) / 2.0
+            # At the rendered surface point only: one gradient per ray instead of one per sample, so ns-export's
+            # large batches stay affordable.
+            surface = ray_bundle.origins + ray_bundle.directions * fine["depth"].detach()
+            outputs["normals"] = (self.field.normals(surface, latents) + 1.0) / 2.0
         return outputs
 
     def get_rgba_image(self, outputs: dict[str, Tensor], output_name: str = "rgb") -> Tensor:

@@ -6,12 +6,10 @@ import pytest
 import torch
 from nerfstudio.cameras.rays import RayBundle
 from nerfstudio.data.scene_box import SceneBox
-from nerfstudio.viewer.utils import parse_object
-from nerfstudio.viewer.viewer_elements import ViewerElement
 
 from lift_common.errors import UserInputError
 from lolnerf_ns.data.transforms_dataparser import LATENT_INDEX_KEY
-from lolnerf_ns.model import LATENT_CODE_KEY, NO_INTERPOLATION, LOLNeRFModelConfig
+from lolnerf_ns.model import LATENT_CODE_KEY, LOLNeRFModelConfig
 
 SMALL = dict(latent_dim=4, num_layers=3, layer_width=16, skip_layer=1, num_frequencies=2, color_hidden_dim=8)
 SMALL.update(num_coarse_samples=8, num_importance_samples=8, background_num_layers=2, background_layer_width=8)
@@ -140,21 +138,3 @@ def test_lifted_instances_extend_the_table_and_keypoints_are_saved() -> None:
     model = make_model(lifted_instances=("new",))
     assert model.latent_table.weight.shape == (4, 4) and model.identity_names[-1] == "new"
     assert "canonical_keypoints" in model.state_dict()
-
-
-def test_viewer_controls_are_found_by_the_viewer_and_work_without_one() -> None:
-    model = make_model()
-    model.eval()
-    elements = {element.name for _, element in parse_object(model, ViewerElement, "Custom Elements")}
-    assert elements == {"Identity", "Interpolate to", "Interpolation", "Sample new identity"}
-    table = model.latent_table.weight
-    model.viewer_identity.value = "b.png"
-    model.viewer_interpolate_to.value = "c.png"
-    model.viewer_interpolation.value = 0.5
-    model._on_viewer_change()  # what the viewer calls when a control changes
-    torch.testing.assert_close(model.ray_latents(rays(1))[0], (table[1] + table[2]) / 2)
-    sampled = model.sample_new_identity()  # the sample button
-    assert sampled == "sample:0" and sampled in model.viewer_identity.options
-    model.viewer_interpolate_to.value = NO_INTERPOLATION
-    model._on_viewer_change()
-    torch.testing.assert_close(model.ray_latents(rays(1))[0], model.identity_code("sample:0"))
