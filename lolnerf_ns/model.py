@@ -18,6 +18,7 @@ Which code a ray renders:
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -133,8 +134,8 @@ class LOLNeRFModel(Model):
         self.num_training_latents = int(metadata.get("num_latents", self.num_train_data))
         training_names = [str(name) for name in metadata.get("latent_names", range(self.num_training_latents))]
         self.identity_names = training_names + list(config.lifted_instances)
-        if len(set(self.identity_names)) != len(self.identity_names):
-            duplicates = sorted({name for name in self.identity_names if self.identity_names.count(name) > 1})
+        duplicates = sorted(name for name, count in Counter(self.identity_names).items() if count > 1)
+        if duplicates:
             raise UserInputError(f"Identity names must be unique; {', '.join(duplicates)} appear more than once.")
         self.latent_table = nn.Embedding(len(self.identity_names), config.latent_dim)
         nn.init.normal_(self.latent_table.weight, std=config.latent_init_std)

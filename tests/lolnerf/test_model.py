@@ -138,3 +138,8 @@ def test_lifted_instances_extend_the_table_and_keypoints_are_saved() -> None:
     model = make_model(lifted_instances=("new",))
     assert model.latent_table.weight.shape == (4, 4) and model.identity_names[-1] == "new"
     assert "canonical_keypoints" in model.state_dict()
+
+
+def test_identity_names_must_be_unique() -> None:
+    with pytest.raises(UserInputError, match="Identity names must be unique; a.png appear"):
+        make_model(lifted_instances=("a.png",))
