@@ -8,6 +8,7 @@ from typing import Type
 
 from nerfstudio.configs.base_config import MachineConfig
 from nerfstudio.engine.trainer import Trainer, TrainerConfig
+from nerfstudio.utils.decorators import check_main_thread
 from nerfstudio.utils.rich_utils import CONSOLE
 
 from lift_common.checkpoints import save_checkpoint_atomically
@@ -28,7 +29,8 @@ class LiftTrainer(Trainer):
 
     A run killed while saving keeps its previous checkpoint intact, so ``--load-dir`` always finds a complete one.
     The temporary file lives in a sibling folder because nerfstudio parses the step out of every file name in the
-    checkpoint folder when it resumes.
+    checkpoint folder when it resumes. Under multi-process training only the main process writes (as nerfstudio's
+    own trainer does), since every process holds the same weights.
     """
 
     def train(self) -> None:
@@ -47,6 +49,7 @@ class LiftTrainer(Trainer):
         finally:
             self.config.max_num_iterations = total
 
+    @check_main_thread
     def save_checkpoint(self, step: int) -> None:
         ckpt_path: Path = self.checkpoint_dir / f"step-{step:09d}.ckpt"
         pipeline = self.pipeline.module if hasattr(self.pipeline, "module") else self.pipeline

@@ -1,7 +1,9 @@
-"""LOLNeRF's foreground field: an MLP on encoded position and the instance's latent code.
+"""LOLNeRF's fields: a foreground NeRF and a background of ray direction, both conditioned on the instance's code.
 
 As in LOLNeRF, the latent code is concatenated with the positional encoding at the input and again at the skip layer
-(nerfstudio's MLP re-concatenates its whole input there), so every instance of the class shares one network.
+(nerfstudio's MLP re-concatenates its whole input there), so every instance of the class shares one network. Colour
+does not depend on the view direction: with one view of each instance, view dependence cannot be told apart from
+the instance's own colour.
 """
 
 from __future__ import annotations
@@ -54,3 +56,41 @@ class LatentConditionedField(nn.Module):
         # trunc_exp keeps density positive with exp's dynamic range but bounded gradients (as in instant-ngp).
         density = trunc_exp(self.density_head(features) - 1.0)
         return density, self.color_head(features)
+
+    def normals(
+        self, positions: Float[Tensor, "*batch 3"], latents: Float[Tensor, "*batch latent_dim"]
+    ) -> Float[Tensor, "*batch 3"]:
+        """Outward unit normals: minus the density gradient (autograd; works inside ``torch.no_grad`` renders)."""
+        with torch.enable_grad():
+            positions = positions.detach().requires_grad_(True)
+            density, _ = self(positions, latents.detach())
+            (gradient,) = torch.autograd.grad(density.sum(), positions)
+        return -torch.nn.functional.normalize(gradient, dim=-1)
+
+
+class LatentBackgroundField(nn.Module):
+    """Colour seen behind the object along each ray direction, for each instance's code."""
+
+    def __init__(self, latent_dim: int, num_frequencies: int = 4, num_layers: int = 3, layer_width: int = 64) -> None:
+        super().__init__()
+        self.direction_encoding = NeRFEncoding(
+            in_dim=3,
+            num_frequencies=num_frequencies,
+            min_freq_exp=0.0,
+            max_freq_exp=num_frequencies - 1,
+            include_input=True,
+        )
+        self.mlp = MLP(
+            in_dim=self.direction_encoding.get_out_dim() + latent_dim,
+            num_layers=num_layers,
+            layer_width=layer_width,
+            out_dim=3,
+            activation=nn.ReLU(),
+            out_activation=nn.Sigmoid(),
+            implementation="torch",
+        )
+
+    def forward(
+        self, directions: Float[Tensor, "*rays 3"], latents: Float[Tensor, "*rays latent_dim"]
+    ) -> Float[Tensor, "*rays 3"]:
+        return self.mlp(torch.cat([self.direction_encoding(directions), latents], dim=-1))

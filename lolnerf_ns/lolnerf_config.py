@@ -9,12 +9,12 @@ from __future__ import annotations
 from nerfstudio.configs.base_config import ViewerConfig
 from nerfstudio.engine.optimizers import AdamOptimizerConfig
 from nerfstudio.engine.schedulers import ExponentialDecaySchedulerConfig
-from nerfstudio.pipelines.base_pipeline import VanillaPipelineConfig
 from nerfstudio.plugins.types import MethodSpecification
 
 from lift_common.trainer import LiftTrainerConfig
 from lolnerf_ns.data.datamanager import LOLNeRFDataManagerConfig
 from lolnerf_ns.model import LOLNeRFModelConfig
+from lolnerf_ns.pipeline import LOLNeRFPipelineConfig
 
 lolnerf_method = MethodSpecification(
     config=LiftTrainerConfig(
@@ -23,7 +23,7 @@ lolnerf_method = MethodSpecification(
         steps_per_save=2000,
         max_num_iterations=100000,
         mixed_precision=False,
-        pipeline=VanillaPipelineConfig(
+        pipeline=LOLNeRFPipelineConfig(
             datamanager=LOLNeRFDataManagerConfig(
                 images_per_batch=8, pixels_per_image=256, eval_num_rays_per_batch=2048
             ),

@@ -205,6 +205,49 @@ def fit_canonical_keypoints(
     )
 
 
+@dataclass
+class SingleCameraFit:
+    """Result of :func:`fit_camera_to_keypoints`."""
+
+    camera_to_world: Float[np.ndarray, "3 4"]
+    """nerfstudio (OpenGL) camera-to-world matrix, in the canonical keypoints' world."""
+    residual_px: float
+    """Root-mean-square reprojection error of the landmarks, in pixels."""
+
+
+def fit_camera_to_keypoints(
+    landmarks: Float[np.ndarray, "5 2"],
+    canonical_keypoints: Float[np.ndarray, "5 3"],
+    image_size: tuple[int, int],
+    focal_length: float,
+) -> SingleCameraFit:
+    """The camera of one new image, solved against fixed canonical keypoints (lifting a photo into a trained run).
+
+    The keypoints are already in the run's world (the gauge was fixed when the collection was fitted), so only this
+    camera's pose is solved: PnP (EPnP, then Levenberg-Marquardt refinement) at the run's focal length and a centred
+    principal point, as in the joint fit.
+    """
+    import cv2
+
+    landmarks = np.asarray(landmarks, dtype=np.float64)
+    keypoints = np.asarray(canonical_keypoints, dtype=np.float64)
+    principal = np.array([image_size[0] / 2.0, image_size[1] / 2.0])
+    # _initial_poses solves against the template; here the class's own keypoints are the 3D points.
+    intrinsics = np.array([[focal_length, 0, principal[0]], [0, focal_length, principal[1]], [0, 0, 1]])
+    ok, rvec, tvec = cv2.solvePnP(keypoints, landmarks, intrinsics, None, flags=cv2.SOLVEPNP_EPNP)
+    if ok:
+        ok, rvec, tvec = cv2.solvePnP(keypoints, landmarks, intrinsics, None, rvec, tvec, True, cv2.SOLVEPNP_ITERATIVE)
+    if not ok or tvec[2, 0] <= 0:
+        return SingleCameraFit(camera_to_world=np.full((3, 4), np.nan), residual_px=float("inf"))
+    rotation_vector, translation = rvec[:, 0][None], tvec[:, 0][None]
+    error = project(keypoints, rotation_vector, translation, focal_length, principal)[0] - landmarks
+    world_to_camera = _rotation_matrices(rotation_vector)[0]
+    camera_to_world = np.empty((3, 4))
+    camera_to_world[:, :3] = world_to_camera.T @ _OPENCV_TO_OPENGL
+    camera_to_world[:, 3] = -world_to_camera.T @ translation[0]
+    return SingleCameraFit(camera_to_world=camera_to_world, residual_px=float(np.sqrt(np.mean(np.sum(error**2, -1)))))
+
+
 def _rotation_matrices(rotation_vectors: np.ndarray) -> np.ndarray:
     """Axis-angle [N, 3] to rotation matrices [N, 3, 3]."""
     return np.transpose(_rotate(rotation_vectors, np.broadcast_to(np.eye(3), (len(rotation_vectors), 3, 3))), (0, 2, 1))

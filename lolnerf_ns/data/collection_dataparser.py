@@ -74,6 +74,7 @@ class LOLNeRFCollectionDataParser(DataParser):
             mask_filenames=[prepared.folder / f["mask"] for f in frames] if has_masks else None,
             metadata={
                 "num_latents": len(frames),
+                "latent_names": [f["file"] for f in frames],
                 "canonical_keypoints": prepared.cameras["canonical_keypoints"],
                 "cameras_path": prepared.folder / "cameras.json",
             },

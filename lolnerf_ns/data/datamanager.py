@@ -4,6 +4,10 @@ LOLNeRF trains on several instances per step with many rays each, so each latent
 image. Every ray carries its image (``camera_indices``) and latent index (camera metadata), and the mask value of its
 pixel where the data has masks; unlike nerfstudio's default sampler, pixels are drawn from the whole image, not only
 inside the mask, because the mask supervises the foreground opacity.
+
+Under multi-GPU training (torch DDP) each process draws its identities from its own share of the images (image index
+modulo the number of processes), so in one step no two processes train the same code twice over and each code's
+gradient comes from one process; DDP then averages the gradients, so all processes keep identical tables.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import torch
 from jaxtyping import Int
 from nerfstudio.data.datamanagers.base_datamanager import VanillaDataManager, VanillaDataManagerConfig
 from nerfstudio.data.pixel_samplers import PixelSampler, PixelSamplerConfig
+from nerfstudio.utils import comms
 from torch import Tensor
 
 from lolnerf_ns.data.collection_dataparser import LOLNeRFCollectionDataParserConfig
@@ -34,6 +39,14 @@ class IdentityBatchPixelSampler(PixelSampler):
 
     config: IdentityBatchPixelSamplerConfig
 
+    def __init__(self, config: IdentityBatchPixelSamplerConfig, **kwargs) -> None:
+        super().__init__(config, **kwargs)
+        self._shard_positions: Tensor | None = None
+
+    def collate_image_dataset_batch(self, batch: dict, num_rays_per_batch: int, keep_full_image: bool = False):
+        self._shard_positions = process_shard(batch["image_idx"], comms.get_rank(), comms.get_world_size())
+        return super().collate_image_dataset_batch(batch, num_rays_per_batch, keep_full_image)
+
     def sample_method(
         self,
         batch_size: int,
@@ -43,12 +56,26 @@ class IdentityBatchPixelSampler(PixelSampler):
         mask: Tensor | None = None,
         device: torch.device | str = "cpu",
     ) -> Int[Tensor, "batch_size 3"]:
-        num_identities = min(self.config.images_per_batch, num_images)
+        candidates = self._shard_positions if self._shard_positions is not None else torch.arange(num_images)
+        candidates = candidates.to(device)
+        num_identities = min(self.config.images_per_batch, len(candidates))
         pixels_per_image = -(-batch_size // num_identities)  # ceil: ns-export may ask for any batch size
-        images = torch.randperm(num_images, device=device)[:num_identities].repeat_interleave(pixels_per_image)
+        chosen = candidates[torch.randperm(len(candidates), device=device)[:num_identities]]
+        images = chosen.repeat_interleave(pixels_per_image)
         rows = torch.randint(0, image_height, (len(images),), device=device)
         cols = torch.randint(0, image_width, (len(images),), device=device)
         return torch.stack([images, rows, cols], dim=-1)[:batch_size]
+
+
+def process_shard(image_indices: Int[Tensor, "num_images"], rank: int, world_size: int) -> Int[Tensor, "num_shard"]:
+    """Positions in a batch of images (whose dataset indices are ``image_indices``) that process ``rank`` of
+    ``world_size`` trains on: the images whose index modulo ``world_size`` is ``rank``, or all of them when there
+    are fewer images than processes."""
+    positions = torch.arange(len(image_indices))
+    if world_size <= 1:
+        return positions
+    mine = positions[image_indices.cpu() % world_size == rank]
+    return mine if len(mine) else positions
 
 
 @dataclass
@@ -71,7 +98,7 @@ class LOLNeRFDataManagerConfig(VanillaDataManagerConfig):
 
 
 class LOLNeRFDataManager(VanillaDataManager):
-    """nerfstudio's datamanager with the identity-batch pixel sampler; each rank draws its own identities (ranks are
-    seeded differently by nerfstudio)."""
+    """nerfstudio's datamanager with the identity-batch pixel sampler; each process draws identities from its own
+    share of the images (see the module docstring)."""
 
     config: LOLNeRFDataManagerConfig

@@ -51,16 +51,17 @@ class LOLNeRFTransformsDataParser(Nerfstudio):
                 f"{transforms_path} does not exist. Pass a folder holding transforms.json with --data."
             )
         outputs = super()._generate_dataparser_outputs(split, **kwargs)
-        latent_of_name, num_latents = latent_indices_by_image_name(json.loads(transforms_path.read_text()))
+        latent_of_name, names = latent_indices_by_image_name(json.loads(transforms_path.read_text()))
         indices = torch.tensor([latent_of_name[path.name] for path in outputs.image_filenames], dtype=torch.long)
         cameras = outputs.cameras
         cameras.metadata = dict(cameras.metadata or {}, **{LATENT_INDEX_KEY: indices[:, None]})
-        outputs.metadata = dict(outputs.metadata, num_latents=num_latents)
+        outputs.metadata = dict(outputs.metadata, num_latents=len(names), latent_names=names)
         return outputs
 
 
-def latent_indices_by_image_name(meta: dict) -> tuple[dict[str, int], int]:
-    """Map each frame's image file name to its latent index; frames sharing an ``instance_id`` share an index.
+def latent_indices_by_image_name(meta: dict) -> tuple[dict[str, int], list[str]]:
+    """Map each frame's image file name to its latent index, and name each index; frames sharing an
+    ``instance_id`` share an index, named by that id (a frame without one is named by its image file name).
 
     Indices follow the order of first appearance in the file, so every split of the same file agrees on them.
     """
@@ -72,4 +73,4 @@ def latent_indices_by_image_name(meta: dict) -> tuple[dict[str, int], int]:
             raise UserInputError(f"Two frames share the image name '{name}'; give every image its own file name.")
         instance = str(frame.get("instance_id", name))
         latent_of_name[name] = latent_of_instance.setdefault(instance, len(latent_of_instance))
-    return latent_of_name, len(latent_of_instance)
+    return latent_of_name, list(latent_of_instance)

@@ -12,7 +12,7 @@ from PIL import Image
 from lift_common.errors import UserInputError
 from lolnerf_ns.data.collection import CollectionConfig, prepare_collection
 from lolnerf_ns.data.landmarks import read_landmarks_file
-from tests.commands import run_command
+from tests.commands import check, help_text, run_command
 
 POINTS = [[10.0, 10.0], [30.0, 10.0], [20.0, 20.0], [12.0, 30.0], [28.0, 30.0]]
 
@@ -77,3 +77,24 @@ def test_ns_train_on_photos_without_faces_is_one_message(tmp_path: Path) -> None
     )
     assert result.returncode == 1
     assert "no face found" in result.stderr and "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ns-lolnerf-lift", "--image", "photo.png"],
+        ["ns-lolnerf-identities", "--identities", "0"],
+    ],
+)
+def test_lolnerf_commands_name_a_missing_config(tmp_path: Path, command: list[str]) -> None:
+    result = run_command([*command, "--load-config", str(tmp_path / "outputs" / "config.yml")])
+    assert result.returncode == 1
+    assert "config.yml does not exist. Pass the config.yml that ns-train wrote" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_lolnerf_commands_explain_their_options() -> None:
+    lift = help_text(check(run_command(["ns-lolnerf-lift", "--help"])))
+    assert "--fine-tune-steps INT" in lift and "Further steps that also fine-tune the networks" in lift
+    identities = help_text(check(run_command(["ns-lolnerf-identities", "--help"])))
+    assert "--identities" in identities and "'sample:SEED'" in identities

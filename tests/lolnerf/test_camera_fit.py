@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lift_common.cameras import orbit_camera_to_world
-from lolnerf_ns.data.camera_fit import MEAN_FACE_TEMPLATE, fit_canonical_keypoints
+from lolnerf_ns.data.camera_fit import MEAN_FACE_TEMPLATE, fit_camera_to_keypoints, fit_canonical_keypoints
 
 SIZE = 256
 
@@ -66,3 +66,15 @@ def test_focal_length_can_be_estimated() -> None:
     fit = fit_canonical_keypoints(landmarks, (SIZE, SIZE))
     assert fit.focal_length == pytest.approx(focal, rel=0.15)
     assert np.median(relative_rotation_errors_deg(truth, fit.camera_to_world)) < 2.0
+
+
+def test_a_new_image_camera_is_solved_against_the_fitted_keypoints() -> None:
+    landmarks, truth, focal = synthetic_landmarks(101, seed=5)
+    fit = fit_canonical_keypoints(landmarks[:100], (SIZE, SIZE), focal_length=focal)
+    new = fit_camera_to_keypoints(landmarks[100], fit.canonical_keypoints, (SIZE, SIZE), focal)
+    assert new.residual_px < 1.5
+    # The new camera relates to the fitted ones as the true camera relates to the true ones (the gauge cancels).
+    both_fitted = np.stack([fit.camera_to_world[0], new.camera_to_world])
+    assert relative_rotation_errors_deg(truth[[0, 100]], both_fitted)[1] < 3.0
+    distances = np.linalg.norm(fit.camera_to_world[:, :, 3], axis=1)
+    assert np.linalg.norm(new.camera_to_world[:, 3]) == pytest.approx(np.median(distances), rel=0.1)

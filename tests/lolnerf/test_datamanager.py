@@ -12,7 +12,7 @@ from PIL import Image
 
 from lolnerf_ns.data.collection import CollectionConfig
 from lolnerf_ns.data.collection_dataparser import LOLNeRFCollectionDataParserConfig
-from lolnerf_ns.data.datamanager import LOLNeRFDataManagerConfig
+from lolnerf_ns.data.datamanager import LOLNeRFDataManagerConfig, process_shard
 from lolnerf_ns.data.transforms_dataparser import LATENT_INDEX_KEY
 
 POINTS = [[10.0, 10.0], [30.0, 10.0], [20.0, 20.0], [12.0, 30.0], [28.0, 30.0]]
@@ -70,3 +70,11 @@ def test_exporters_can_ask_for_any_batch_size(collection: Path) -> None:
     datamanager.train_pixel_sampler.num_rays_per_batch = 100
     rays, _ = datamanager.next_train(0)
     assert rays.shape == (100,)
+
+
+def test_processes_share_the_images_out_between_them() -> None:
+    image_indices = torch.tensor([5, 2, 0, 3, 1, 4])  # the order nerfstudio's cache put them in
+    shards = [process_shard(image_indices, rank, 3) for rank in range(3)]
+    assert [sorted(image_indices[shard].tolist()) for shard in shards] == [[0, 3], [1, 4], [2, 5]]
+    torch.testing.assert_close(process_shard(image_indices, 0, 1), torch.arange(6))
+    torch.testing.assert_close(process_shard(image_indices[:2], 3, 4), torch.arange(2))  # none for this process: all

@@ -15,8 +15,8 @@ from lolnerf_ns.model import LOLNeRFModelConfig
 def test_frames_sharing_an_instance_id_share_a_latent() -> None:
     frames = [{"file_path": "images/a.png", "instance_id": 7}, {"file_path": "images/b.png"}]
     frames += [{"file_path": "images/c.png", "instance_id": 7}]
-    latent_of_name, count = latent_indices_by_image_name({"frames": frames})
-    assert latent_of_name == {"a.png": 0, "b.png": 1, "c.png": 0} and count == 2
+    latent_of_name, names = latent_indices_by_image_name({"frames": frames})
+    assert latent_of_name == {"a.png": 0, "b.png": 1, "c.png": 0} and names == ["7", "b.png"]
 
 
 def test_duplicate_image_names_are_refused() -> None:

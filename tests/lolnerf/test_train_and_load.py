@@ -16,6 +16,11 @@ from tests.commands import check, run_command
 
 pytestmark = pytest.mark.slow
 
+SMALL_MODEL = ["--pipeline.model.num-layers", "3", "--pipeline.model.skip-layer", "1"]
+SMALL_MODEL += ["--pipeline.model.layer-width", "32", "--pipeline.model.num-coarse-samples", "16"]
+SMALL_MODEL += ["--pipeline.model.num-importance-samples", "16"]
+"""Model options that keep these mechanics tests quick on a CPU (the default MLP takes ~28 s a step there)."""
+
 
 def write_instances(folder: Path, size: int = 24) -> Path:
     """Four frames of three instances (flat-coloured images; frames 0 and 1 share instance ``a``) with known cameras."""
@@ -41,7 +46,9 @@ def test_train_then_load_the_way_ns_export_does(tmp_path: Path) -> None:
     data = write_instances(tmp_path / "data")
     outputs = tmp_path / "outputs"
     train = ["ns-train", "lolnerf", "--data", str(data), "--output-dir", str(outputs), "--vis", "tensorboard"]
-    check(run_command([*train, "--max-num-iterations", "2", "--steps-per-save", "1", "--machine.seed", "0"]))
+    check(
+        run_command([*train, *SMALL_MODEL, "--max-num-iterations", "2", "--steps-per-save", "1", "--machine.seed", "0"])
+    )
     (config,) = outputs.glob("*/lolnerf/*/config.yml")
 
     code = (
@@ -71,9 +78,22 @@ def test_train_on_a_folder_of_face_photos(tmp_path: Path) -> None:
     train = ["ns-train", "lolnerf", "--data", str(folder), "--output-dir", str(outputs), "--vis", "tensorboard"]
     small = ["--pipeline.datamanager.images-per-batch", "2", "--pipeline.datamanager.pixels-per-image", "32"]
     small += ["--pipeline.datamanager.dataparser.collection.max-image-side", "64"]
-    check(run_command([*train, *small, "--max-num-iterations", "2", "--steps-per-save", "1"]))
+    check(run_command([*train, *small, *SMALL_MODEL, "--max-num-iterations", "2", "--steps-per-save", "1"]))
     assert len(list(outputs.glob("*/lolnerf/*/nerfstudio_models/step-*.ckpt"))) == 1
     (cameras,) = folder.glob(".lolnerf_cache/*/cameras.json")
     frames = json.loads(cameras.read_text())["frames"]
     assert [frame["file"] for frame in frames] == ["astronaut.png", "astronaut_mirrored.png"]
     assert all("mask" in frame for frame in frames)
+
+    # Lifting new photos: a face is placed by its landmarks against the run's canonical keypoints; a cat is refused.
+    (config,) = outputs.glob("*/lolnerf/*/config.yml")
+    Image.fromarray(data.astronaut()[20:480, 10:470]).save(tmp_path / "new_face.png")
+    lift = ["ns-lolnerf-lift", "--load-config", str(config), "--steps", "2", "--rays-per-step", "64"]
+    lifted = check(run_command([*lift, "--image", str(tmp_path / "new_face.png")]))
+    assert "Camera of new_face.png: from MediaPipe Face Mesh landmarks" in " ".join(lifted.stdout.split())
+    record = json.loads(next(outputs.glob("*/lolnerf/*_lifted_new_face/lift.json")).read_text())
+    assert record["landmark_residual_px"] < 0.03 * 64
+    Image.fromarray(data.chelsea()).save(tmp_path / "cat.png")
+    refused = run_command([*lift, "--image", str(tmp_path / "cat.png")])
+    assert refused.returncode == 1 and "No face found in" in refused.stderr
+    assert "Traceback" not in refused.stdout + refused.stderr

@@ -1,0 +1,95 @@
+"""Trained ``lolnerf`` runs as files: reading a run's ``config.yml``, and writing runs derived from it.
+
+A derived run is a ``config.yml`` (and, for a lifted photo, a checkpoint) that nerfstudio's own tools load unchanged
+with ``--load-config``: ``ns-render``, ``ns-export``, ``ns-viewer``, ``ns-eval``. Its ``output_dir`` is made
+absolute from where the original ``config.yml`` lies, so it finds its checkpoints from any working directory.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import torch
+import yaml
+from nerfstudio.engine.trainer import TrainerConfig
+
+from lift_common.checkpoints import save_checkpoint_atomically
+from lift_common.errors import UserInputError
+
+
+def read_run_config(config_path: Path) -> TrainerConfig:
+    """The trained lolnerf run's config, anchored to where ``config_path`` lies; bad paths get one message."""
+    config_path = Path(config_path)
+    if not config_path.is_file():
+        raise UserInputError(
+            f"{config_path} does not exist. Pass the config.yml that ns-train wrote "
+            "(outputs/<experiment>/lolnerf/<timestamp>/config.yml) with --load-config."
+        )
+    try:
+        config = yaml.load(config_path.read_text(), Loader=yaml.Loader)
+    except yaml.YAMLError as error:
+        raise UserInputError(f"{config_path} is not a readable config.yml ({error}).") from None
+    if not isinstance(config, TrainerConfig) or config.method_name != "lolnerf":
+        method = getattr(config, "method_name", None)
+        raise UserInputError(
+            f"{config_path} is not the config of a lolnerf run (method: {method}). Pass a lolnerf run's config.yml."
+        )
+    run_folder = config_path.resolve().parent
+    if (
+        run_folder.name == str(config.timestamp)
+        and run_folder.parent.name == config.method_name
+        and run_folder.parents[1].name == str(config.experiment_name)
+    ):
+        config.output_dir = run_folder.parents[2]
+    for holder in (config.pipeline.datamanager, config.pipeline.datamanager.dataparser):
+        data = getattr(holder, "data", None)
+        if data is not None and not Path(data).is_absolute() and Path(data).exists():
+            holder.data = Path(data).resolve()
+    checkpoints = config.get_checkpoint_dir()
+    if not checkpoints.is_dir() or not any(checkpoints.glob("step-*.ckpt")):
+        raise UserInputError(
+            f"No checkpoint in {checkpoints} for {config_path}. Train until a checkpoint is saved "
+            "(--steps-per-save), or pass the config.yml that sits beside nerfstudio_models/."
+        )
+    return config
+
+
+def safe_name(text: str) -> str:
+    """``text`` reduced to letters, digits, '-', '_' and '.', for file and identity names."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
+    return name or "identity"
+
+
+def write_config(config: TrainerConfig, path: Path) -> Path:
+    """Write ``config`` as nerfstudio writes config.yml."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.dump(config), "utf8")
+    return path
+
+
+def write_lifted_run(
+    config: TrainerConfig,
+    pipeline_state: dict[str, torch.Tensor],
+    step: int,
+    name: str,
+    code: torch.Tensor,
+) -> Path:
+    """A new run beside ``config``'s whose latent table has ``code`` appended as identity ``name``, shown by default.
+
+    ``pipeline_state`` is the run's pipeline state (with fine-tuned fields, if they were). The new run's folder is
+    ``<timestamp>_lifted_<name>`` next to the original; returns its config.yml.
+    """
+    lifted = copy.deepcopy(config)
+    lifted.timestamp = f"{config.timestamp}_lifted_{name}"
+    model = lifted.pipeline.model
+    model.lifted_instances = (*model.lifted_instances, name)
+    model.render_identities = (name,)
+    lifted.load_dir = None
+    key = next(k for k in pipeline_state if k.endswith("latent_table.weight"))
+    state = dict(pipeline_state)
+    state[key] = torch.cat([pipeline_state[key], code.detach().reshape(1, -1).to(pipeline_state[key])])
+    checkpoint = lifted.get_checkpoint_dir() / f"step-{step:09d}.ckpt"
+    save_checkpoint_atomically({"step": step, "pipeline": state, "optimizers": {}, "schedulers": {}}, checkpoint)
+    return write_config(lifted, lifted.get_base_dir() / "config.yml")

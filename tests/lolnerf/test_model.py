@@ -1,0 +1,145 @@
+"""The lolnerf model: compositing, its outputs and losses, which code each ray renders, and its viewer controls."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from nerfstudio.cameras.rays import RayBundle
+from nerfstudio.data.scene_box import SceneBox
+
+from lift_common.errors import UserInputError
+from lolnerf_ns.data.transforms_dataparser import LATENT_INDEX_KEY
+from lolnerf_ns.model import LATENT_CODE_KEY, LOLNeRFModelConfig
+
+SMALL = dict(latent_dim=4, num_layers=3, layer_width=16, skip_layer=1, num_frequencies=2, color_hidden_dim=8)
+SMALL.update(num_coarse_samples=8, num_importance_samples=8, background_num_layers=2, background_layer_width=8)
+NAMES = ["a.png", "b.png", "c.png"]
+
+
+def make_model(**options):
+    torch.manual_seed(0)
+    config = LOLNeRFModelConfig(**{**SMALL, **options})
+    metadata = {"num_latents": 3, "latent_names": NAMES, "canonical_keypoints": [[0.0, 0.0, 0.0]] * 5}
+    model = config.setup(scene_box=SceneBox(torch.tensor([[-1.0] * 3, [1.0] * 3])), num_train_data=3, metadata=metadata)
+    with torch.no_grad():
+        model.latent_table.weight[:3] = torch.arange(12.0).reshape(3, 4)  # codes easy to tell apart
+    return model
+
+
+def rays(num: int = 6, indices: list[int] | None = None, times: torch.Tensor | None = None) -> RayBundle:
+    """Rays from -Y through the scene box's centre region."""
+    origins = torch.tensor([[0.0, -3.0, 0.0]]).repeat(num, 1) + torch.linspace(-0.3, 0.3, num)[:, None] * torch.tensor(
+        [1.0, 0.0, 0.0]
+    )
+    metadata = {LATENT_INDEX_KEY: torch.tensor(indices)[:, None]} if indices is not None else {}
+    return RayBundle(
+        origins=origins,
+        directions=torch.tensor([[0.0, 1.0, 0.0]]).repeat(num, 1),
+        pixel_area=torch.ones(num, 1),
+        metadata=metadata,
+        times=times,
+    )
+
+
+def test_pixel_is_foreground_over_background() -> None:
+    model = make_model()
+    model.eval()
+    with torch.no_grad():
+        outputs = model(rays())
+    alpha = outputs["accumulation"]
+    foreground = outputs["rgb_foreground"] - (1.0 - alpha)  # rgb_foreground is C_fg over white
+    torch.testing.assert_close(outputs["rgb"], foreground + (1.0 - alpha) * outputs["rgb_background"])
+    assert set(outputs) >= {"rgb", "depth", "accumulation", "normals", "rgb_foreground", "rgb_background"}
+    assert outputs["normals"].min() >= 0.0 and outputs["normals"].max() <= 1.0
+    rgba = model.get_rgba_image(outputs)
+    torch.testing.assert_close(rgba[:, 3:], alpha)
+
+
+def test_flat_background_option() -> None:
+    model = make_model(background="black")
+    model.eval()
+    with torch.no_grad():
+        outputs = model(rays())
+    assert model.background_field is None and (outputs["rgb_background"] == 0).all()
+    assert set(model.get_param_groups()) == {"fields", "latents"}
+
+
+def test_losses_follow_the_batch_and_the_weights() -> None:
+    model = make_model()
+    model.train()
+    outputs = model(rays(indices=[0, 1, 2, 0, 1, 2]))
+    image = torch.rand(6, 3)
+    with_mask = model.get_loss_dict(outputs, {"image": image, "mask": torch.ones(6, 1, dtype=torch.bool)})
+    assert set(with_mask) == {"rgb_loss", "rgb_loss_coarse", "mask_loss", "hard_surface_loss"}
+    assert set(model.get_loss_dict(outputs, {"image": image})) == {"rgb_loss", "rgb_loss_coarse", "hard_surface_loss"}
+    off = make_model(lambda_mask=0.0, lambda_hard_surface=0.0)
+    off.train()
+    loss = off.get_loss_dict(off(rays(indices=[0] * 6)), {"image": image, "mask": torch.ones(6, 1)})
+    assert set(loss) == {"rgb_loss", "rgb_loss_coarse"}
+    sum(with_mask.values()).backward()
+    assert model.latent_table.weight.grad is not None
+    assert model.get_param_groups()["latents"] == [model.latent_table.weight]
+
+
+def test_training_rays_render_their_own_code() -> None:
+    model = make_model(render_identities=("c.png",))
+    model.train()
+    torch.testing.assert_close(model.ray_latents(rays(3, [2, 0, 1])), model.latent_table.weight[[2, 0, 1]])
+
+
+def test_outside_training_data_cameras_keep_their_identity_unless_identities_are_chosen() -> None:
+    table = make_model().latent_table.weight
+    model = make_model()
+    model.eval()
+    torch.testing.assert_close(model.ray_latents(rays(3, [2, 0, 1])), table[[2, 0, 1]])
+    torch.testing.assert_close(model.ray_latents(rays(2)), table[[0, 0]])  # the viewer's rays: identity 0
+    chosen = make_model(render_identities=("c.png",))
+    chosen.eval()
+    torch.testing.assert_close(chosen.ray_latents(rays(3, [2, 0, 1])), table[[2, 2, 2]])  # ns-export shows c.png
+    with chosen.own_identities():  # ns-eval compares every camera with its own photo
+        torch.testing.assert_close(chosen.ray_latents(rays(3, [2, 0, 1])), table[[2, 0, 1]])
+
+
+def test_camera_times_walk_through_the_chosen_identities() -> None:
+    model = make_model(render_identities=("a.png", "2", "b.png"))
+    model.eval()
+    table = model.latent_table.weight
+    codes = model.ray_latents(rays(3, times=torch.tensor([[0.0], [0.25], [1.0]])))
+    torch.testing.assert_close(codes, torch.stack([table[0], (table[0] + table[2]) / 2, table[1]]))
+    torch.testing.assert_close(model.ray_latents(rays(1)), table[:1])  # no times: the first
+
+
+def test_an_explicit_code_wins() -> None:
+    model = make_model()
+    bundle = rays(2, [1, 2])
+    bundle.metadata[LATENT_CODE_KEY] = torch.full((2, 4), 7.0)
+    torch.testing.assert_close(model.ray_latents(bundle), torch.full((2, 4), 7.0))
+
+
+def test_mean_and_samples_can_be_shown() -> None:
+    model = make_model(render_identities=("mean", "sample:3"))
+    model.eval()
+    codes = model.ray_latents(rays(2, times=torch.tensor([[0.0], [1.0]])))
+    torch.testing.assert_close(codes[0], model.latent_table.weight.mean(0))
+    assert not torch.allclose(codes[1], codes[0])
+
+
+def test_unknown_identity_stops_at_once() -> None:
+    with pytest.raises(UserInputError, match="No identity 'd.png'"):
+        make_model(render_identities=("d.png",))
+
+
+def test_a_skip_layer_outside_the_mlp_is_refused() -> None:
+    with pytest.raises(UserInputError, match=r"skip-layer must be between 1 and 1 \(num-layers - 2\); got 2"):
+        make_model(skip_layer=2)
+
+
+def test_lifted_instances_extend_the_table_and_keypoints_are_saved() -> None:
+    model = make_model(lifted_instances=("new",))
+    assert model.latent_table.weight.shape == (4, 4) and model.identity_names[-1] == "new"
+    assert "canonical_keypoints" in model.state_dict()
+
+
+def test_identity_names_must_be_unique() -> None:
+    with pytest.raises(UserInputError, match="Identity names must be unique; a.png appear"):
+        make_model(lifted_instances=("a.png",))
