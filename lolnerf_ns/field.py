@@ -15,6 +15,8 @@ from nerfstudio.field_components.encodings import NeRFEncoding
 from nerfstudio.field_components.mlp import MLP
 from torch import Tensor, nn
 
+from lift_common.marching_cubes import isosurface_values
+
 
 class LatentConditionedField(nn.Module):
     """Density and colour of a class of objects at points, given each point's latent code."""
@@ -45,6 +47,8 @@ class LatentConditionedField(nn.Module):
             implementation="torch",
         )
         self.density_head = nn.Linear(layer_width, 1)
+        self.surface_density = 10.0
+        self.isosurface_identity = lambda: torch.zeros(latent_dim)  # the model points this at its displayed identity
         self.color_head = nn.Sequential(
             nn.Linear(layer_width, color_hidden_dim), nn.ReLU(), nn.Linear(color_hidden_dim, 3), nn.Sigmoid()
         )
@@ -56,6 +60,13 @@ class LatentConditionedField(nn.Module):
         # trunc_exp keeps density positive with exp's dynamic range but bounded gradients (as in instant-ngp).
         density = trunc_exp(self.density_head(features) - 1.0)
         return density, self.color_head(features)
+
+    def forward_geonetwork(self, positions: Float[Tensor, "num 3"]) -> Float[Tensor, "num 1"]:
+        """``surface_density - density`` of the identity the model displays (set by the model as
+        ``isosurface_identity``, a function giving its code): what ``ns-export marching-cubes`` meshes."""
+        code = self.isosurface_identity().to(positions.device)
+        density, _ = self(positions, code.expand(*positions.shape[:-1], -1))
+        return isosurface_values(density, self.surface_density)
 
     def normals(
         self, positions: Float[Tensor, "*batch 3"], latents: Float[Tensor, "*batch latent_dim"]

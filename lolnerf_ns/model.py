@@ -36,6 +36,7 @@ from nerfstudio.viewer.viewer_elements import ViewerButton, ViewerDropdown, View
 from torch import Tensor, nn
 
 from lift_common.errors import UserInputError
+from lift_common.marching_cubes import MarchingCubesSupport
 from lift_common.metrics import ImageQualityMetrics
 from lolnerf_ns import losses
 from lolnerf_ns.data.transforms_dataparser import LATENT_INDEX_KEY
@@ -111,9 +112,13 @@ class LOLNeRFModelConfig(ModelConfig):
     lifted_instances: Tuple[str, ...] = ()
     """Names of photos lifted into this run by ns-lolnerf-lift; their codes follow the training codes in the latent
     table. Written by ns-lolnerf-lift."""
+    surface_density: float = 10.0
+    """Density at which ns-export marching-cubes draws the surface of the displayed identity."""
     predict_normals: bool = True
     """Render normals outside training (minus the density gradient by autograd, at each ray's rendered depth): the
     'normals' output for the viewer, ns-render and ns-export's Poisson mesh."""
+
+    sdf_field = MarchingCubesSupport()  # lets ns-export marching-cubes mesh the displayed identity's density
 
 
 class LOLNeRFModel(Model):
@@ -175,6 +180,8 @@ class LOLNeRFModel(Model):
         for identity in self._displayed:
             identity_row(identity, self.identity_names)  # a wrong name stops ns-render at once, with one message
         self._setup_viewer_controls()
+        self.field.surface_density = config.surface_density
+        self.field.isosurface_identity = lambda: self.identity_code(self._displayed[0])
 
     def get_param_groups(self) -> dict[str, list[nn.Parameter]]:
         fields = list(self.field.parameters())

@@ -144,3 +144,67 @@ def test_ns_render_camera_path_interpolates_identities(trained, tmp_path: Path) 
     assert psnr(frames[-1], end) > psnr(frames[-1], start) + 5.0  # ... and ends at i005
     steps = [float((frames[i + 1] - frames[i]).abs().mean()) for i in range(5)]
     assert min(steps) > 0.005  # every frame moves on
+
+
+@pytest.fixture(scope="module")
+def one_identity(trained, tmp_path_factory) -> Path:
+    """A config of the trained run that shows training identity i000 to every tool."""
+    _, config_path = trained
+    out = tmp_path_factory.mktemp("one_identity")
+    choose = ["ns-lolnerf-identities", "--load-config", str(config_path), "--identities", "i000"]
+    check(run_command([*choose, "--frames", "2", "--output-dir", str(out)], **ONE_THREAD))
+    return out / "config.yml"
+
+
+def _octants(points: np.ndarray) -> int:
+    return len({tuple(point) for point in (points > 0)})
+
+
+def test_poisson_mesh_of_one_identity(one_identity, tmp_path: Path) -> None:
+    import open3d as o3d
+
+    export = ["ns-export", "poisson", "--load-config", str(one_identity), "--output-dir", str(tmp_path)]
+    export += ["--num-points", "3000", "--num-rays-per-batch", "2048", "--texture-method", "point_cloud"]
+    check(run_command(export, **ONE_THREAD))
+    mesh = o3d.io.read_triangle_mesh(str(tmp_path / "poisson_mesh.ply"))
+    vertices = np.asarray(mesh.vertices)
+    assert len(vertices) > 200 and mesh.has_vertex_colors()
+    assert np.abs(vertices).max() < 1.5 and np.linalg.norm(vertices.mean(axis=0)) < 0.5
+    # Exporters see the object through the training cameras, which for this class (as for faces) look at its front
+    # half (azimuth -50..50 degrees): the mesh wraps the object but need not reach its back corners.
+    assert _octants(vertices) >= 6
+
+
+def test_marching_cubes_isosurface_of_the_displayed_identity(one_identity) -> None:
+    """What ``ns-export marching-cubes`` meshes (its own runner needs CUDA): identity i000's density isosurface."""
+    from nerfstudio.utils.eval_utils import eval_setup
+    from skimage import measure
+
+    _, pipeline, _, _ = eval_setup(one_identity, test_mode="inference")
+    side = 40
+    axis = torch.linspace(-1.0, 1.0, side)
+    grid = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), dim=-1).reshape(-1, 3)
+    with torch.no_grad():
+        values = pipeline.model.field.forward_geonetwork(grid)[:, 0].reshape(side, side, side).numpy()
+        other = pipeline.model.field(grid, pipeline.model.identity_code("i005").expand(len(grid), -1))[0]
+    assert values.min() < 0.0 < values.max()
+    vertices, _, _, _ = measure.marching_cubes(values, level=0.0, spacing=(2.0 / (side - 1),) * 3)
+    assert len(vertices) > 100 and _octants(vertices - 1.0) == 8
+    # The surface is the displayed identity's, not another's.
+    assert not np.allclose(values, pipeline.model.config.surface_density - other.reshape(side, side, side).numpy())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU ns-export marching-cubes runs")
+def test_marching_cubes_without_a_gpu_is_one_message(one_identity, tmp_path: Path) -> None:
+    export = ["ns-export", "marching-cubes", "--load-config", str(one_identity), "--output-dir", str(tmp_path)]
+    result = run_command(export, **ONE_THREAD)
+    assert result.returncode == 1 and "needs a CUDA GPU" in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_tsdf_fuses_one_identity_seen_by_every_training_camera(one_identity, tmp_path: Path) -> None:
+    export = ["ns-export", "tsdf", "--load-config", str(one_identity), "--output-dir", str(tmp_path)]
+    export += ["--resolution", "48", "--downscale-factor", "1", "--texture-method", "tsdf"]
+    check(run_command(export, **ONE_THREAD))
+    header = (tmp_path / "tsdf_mesh.ply").read_bytes()[:400].decode("ascii", errors="ignore")
+    assert int(header.split("element vertex ")[1].split()[0]) > 100
