@@ -13,6 +13,7 @@ samples per ray where the object is, so a 128^2 view renders with small memory o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Dict, List, Literal, Tuple, Type
 
 import numpy as np
@@ -211,19 +212,19 @@ class NeuralLiftModel(Model):
         self._generator = torch.Generator().manual_seed(0)
         # Kept out of the module tree, so out of checkpoints: LPIPS's AlexNet and the guidance's networks.
         self.__dict__["image_metrics"] = ImageQualityMetrics()
-        self.__dict__["_guidance"] = None
 
-    @property
+    # A cached_property, not a property: nerfstudio's viewer reads every plain property of the pipeline's modules
+    # while it looks for viewer controls, which would load Stable Diffusion in `ns-viewer`; it skips cached ones.
+    # The value lands in the instance __dict__, outside the module tree, so outside checkpoints.
+    @cached_property
     def guidance(self) -> Guidance:
         """The guidance, built on first use (never by commands that do not train)."""
-        if self._guidance is None:
-            self.__dict__["_guidance"] = self.config.guidance.setup(
-                device=self.device,
-                model_metadata=self.kwargs.get("metadata", {}),
-                prompt=self.config.prompt,
-                negative_prompt=self.config.negative_prompt,
-            )
-        return self._guidance
+        return self.config.guidance.setup(
+            device=self.device,
+            model_metadata=self.kwargs.get("metadata", {}),
+            prompt=self.config.prompt,
+            negative_prompt=self.config.negative_prompt,
+        )
 
     def get_param_groups(self) -> dict[str, list[nn.Parameter]]:
         return {
