@@ -236,18 +236,27 @@ class NeuralLiftModel(Model):
         self, training_callback_attributes: TrainingCallbackAttributes
     ) -> List[TrainingCallback]:
         def before_step(step: int) -> None:
-            self.step = step
             if self.config.lambda_guidance > 0:
                 _ = self.guidance  # loaded before the first step, so a missing model stops the run at once
-            self.field.blob_scale = max(0.0, 1.0 - step / max(1, self.config.blob_fade_steps))
-            fraction = float(np.clip(step / self.config.proposal_weights_anneal_max_num_iters, 0.0, 1.0))
-            slope = self.config.proposal_weights_anneal_slope
-            self.proposal_sampler.set_anneal(slope * fraction / ((slope - 1.0) * fraction + 1.0))
+            self.update_to_step(step)
 
         return [
             TrainingCallback([TrainingCallbackLocation.BEFORE_TRAIN_ITERATION], before_step),
             TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], self.proposal_sampler.step_cb),
         ]
+
+    def update_to_step(self, step: int) -> None:
+        """Set what follows the training step: the blob's fade and the proposal weights' anneal.
+
+        Training calls it before every step; nerfstudio calls it when it loads a checkpoint, so ``ns-viewer``,
+        ``ns-eval`` and ``ns-export`` render the model training had at that step (not one with the blob at full
+        strength, which hides the density the learnt field has outside the object).
+        """
+        self.step = step
+        self.field.blob_scale = max(0.0, 1.0 - step / max(1, self.config.blob_fade_steps))
+        fraction = float(np.clip(step / self.config.proposal_weights_anneal_max_num_iters, 0.0, 1.0))
+        slope = self.config.proposal_weights_anneal_slope
+        self.proposal_sampler.set_anneal(slope * fraction / ((slope - 1.0) * fraction + 1.0))
 
     # How each training step's views are shaded and composited.
 

@@ -2,11 +2,12 @@
 # Install the plugin into the active Python environment, with the system libraries nerfstudio's tools need:
 # libusb-1.0-0 (open3d, used by ns-export) and ffmpeg (ns-render's videos).
 #   scripts/install.sh          the plugin
-#   scripts/install.sh --dev    the plugin and its test and lint tools
+#   scripts/install.sh --dev    the plugin and its test and lint tools, and Chromium (the viewer's browser tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_packages=(libusb-1.0-0 ffmpeg)
+[ "${1:-}" = "--dev" ] && apt_packages+=(chromium)
 missing=()
 for package in "${apt_packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
