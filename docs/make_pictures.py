@@ -1,28 +1,41 @@
-"""Make the README's pictures of what neurallift produces, from the synthetic-object proof run.
+"""Make the README's pictures of what both methods produce, from the tests' synthetic proof runs.
 
-Run from the repository root (about 10 minutes on a 2-core CPU)::
+Run from the repository root (about 20 minutes on a 2-core CPU)::
 
     python -m docs.make_pictures
 
-Trains the test suite's synthetic object (one reference photo; ground-truth guidance stands in for Stable Diffusion,
-whose weights cannot be downloaded where these pictures were made), then writes
+Trains the neurallift proof's synthetic object (one reference photo; ground-truth guidance stands in for Stable
+Diffusion, whose weights cannot be downloaded where these pictures were made), then writes
 
 * ``docs/images/neurallift-turntable.png``: ground truth above, renders below, all around the object;
-* ``docs/images/neurallift-mesh.png``: the Poisson mesh ``ns-export poisson`` makes of the run, from four sides.
+* ``docs/images/neurallift-mesh.png``: the Poisson mesh ``ns-export poisson`` makes of the run, from four sides;
+* ``docs/images/viewer-neurallift.png``: ``ns-viewer`` on the run in headless Chromium, looking at the object's back;
+
+then trains the LOLNeRF proof's synthetic class and writes
+
+* ``docs/images/lolnerf-synthetic-class.png``: training photos, held-out views and their renders, and an identity
+  interpolation.
+
+``python -m docs.make_pictures neurallift`` (or ``lolnerf``) makes one method's pictures.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-IMAGES = Path(__file__).parent / "images"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+IMAGES = REPO_ROOT / "docs" / "images"
 AZIMUTHS = (0.0, 60.0, 120.0, 180.0, 240.0, 300.0)
 
 
@@ -71,12 +84,83 @@ def mesh_views(mesh_path: Path) -> Image.Image:
     return Image.open(path)
 
 
-def main() -> None:
+def viewer_screenshot(config_path: Path, path: Path, max_resolution: int = 256) -> None:
+    """Open ``ns-viewer`` on the run in headless Chromium, turn the view to the back of the object, and save the page
+    once the viewer has sent its full-resolution frame."""
+    from tests.commands import background_command, free_port
+    from tests.viewer_page import viewer_page
+
+    work = Path(tempfile.mkdtemp(prefix="viewer-"))
+    port = free_port()
+    command = ["ns-viewer", "--load-config", str(config_path), "--viewer.websocket-port", str(port)]
+    with background_command(command, work / "ns-viewer.log") as viewer_process:
+        viewer_process.wait_until_serving(f"http://localhost:{port}")
+        with viewer_page(f"http://localhost:{port}", work / "profile", {"width": 1100, "height": 620}) as viewer:
+            viewer.set_max_resolution(max_resolution)
+            viewer.hide_training_cameras()
+            viewer.wait_for_first_frame(timeout=300)
+            viewer.look_from(azimuth_deg=140.0, elevation_deg=20.0, distance=2.6)
+            deadline = time.monotonic() + 300
+            # The viewer sends small frames while the camera moves, then one at "Max res" (its longer side).
+            while max(map(int, re.findall(r"\d+", viewer.resolution()) or [0])) < max_resolution - 2:
+                assert time.monotonic() < deadline, f"no full-resolution frame: {viewer.resolution()}"
+                time.sleep(1)
+            time.sleep(2)  # the frame is on the page a moment after the panel says its size
+            viewer.page.screenshot(path=path)
+
+
+def lolnerf_synthetic_class(config_path: Path, data, size: int = 64, columns: int = 6) -> Image.Image:
+    """Rows: each instance's training photo, a held-out view of it, lolnerf's render of that view; then the
+    interpolation from the first instance's code to the last one's, seen from the front."""
+    from nerfstudio.utils.eval_utils import eval_setup
+
+    from lolnerf_ns.lift import render_with_code
+    from tests.lolnerf.synthetic_class import camera, render
+
+    _, pipeline, _, _ = eval_setup(config_path, test_mode="inference")
+    model = pipeline.model
+    frames = json.loads((data.folder / "transforms.json").read_text())["frames"]
+    rows: list[list[torch.Tensor]] = [[], [], [], []]
+    for index in range(columns):
+        train, heldout = (
+            next(f for f in frames if f["file_path"] == f"images/i{index:03d}_{name}.png")
+            for name in ("train", "view1")
+        )
+        rows[0].append(render(data.instances[index], camera(train["azimuth_deg"], train["elevation_deg"], size))[0])
+        view = camera(heldout["azimuth_deg"], heldout["elevation_deg"], size)
+        rows[1].append(render(data.instances[index], view)[0])
+        rows[2].append(render_with_code(model, view, model.identity_code(f"i{index:03d}"))["rgb"].cpu())
+    start, end = model.identity_code("i000"), model.identity_code(f"i{columns - 1:03d}")
+    for weight in torch.linspace(0.0, 1.0, columns):
+        code = torch.lerp(start, end, weight)
+        rows[3].append(render_with_code(model, camera(0.0, 10.0, size), code)["rgb"].cpu())
+    grid = torch.cat([torch.cat(row, dim=1) for row in rows], dim=0)
+    return Image.fromarray((grid.clamp(0, 1).numpy() * 255).astype(np.uint8))
+
+
+def lolnerf_pictures() -> None:
+    from nerfstudio.scripts.train import main as ns_train_main
+
+    from tests.lolnerf.synthetic_class import write_synthetic_class
+    from tests.lolnerf.test_recovers_synthetic_class import STEPS
+    from tests.lolnerf.tiny_config import tiny_lolnerf_config
+
+    work = Path(tempfile.mkdtemp(prefix="lolnerf-pictures-"))
+    data = write_synthetic_class(work / "data", num_instances=24, num_unseen=1, size=32)
+    ns_train_main(tiny_lolnerf_config(data.folder, work / "outputs", STEPS))
+    (config_path,) = (work / "outputs").glob("*/lolnerf/*/config.yml")
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    lolnerf_synthetic_class(config_path, data).save(IMAGES / "lolnerf-synthetic-class.png")
+
+
+def neurallift_pictures() -> None:
     from nerfstudio.scripts.train import main as ns_train_main
 
     from tests.neurallift.synthetic_object import write_reference_photo
     from tests.neurallift.test_recovers_synthetic_object import STEPS, tiny_neurallift_config
 
+    # The run's config names the tests' ground-truth guidance: ns-export and ns-viewer must be able to import it.
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     work = Path(tempfile.mkdtemp(prefix="neurallift-pictures-"))
     data = write_reference_photo(work / "photo", size=64)
     ns_train_main(tiny_neurallift_config(data, work / "outputs", STEPS))
@@ -89,7 +173,14 @@ def main() -> None:
     command += ["--num-points", "20000", "--texture-method", "point_cloud"]
     subprocess.run(command, check=True)
     mesh_views(work / "mesh" / "poisson_mesh.ply").save(IMAGES / "neurallift-mesh.png")
-    print(f"Wrote {IMAGES / 'neurallift-turntable.png'} and {IMAGES / 'neurallift-mesh.png'}")
+    viewer_screenshot(config_path, IMAGES / "viewer-neurallift.png")
+
+
+def main() -> None:
+    methods = sys.argv[1:] or ["neurallift", "lolnerf"]
+    for method in methods:
+        {"neurallift": neurallift_pictures, "lolnerf": lolnerf_pictures}[method]()
+    print(f"Wrote the pictures of {' and '.join(methods)} in {IMAGES}")
 
 
 if __name__ == "__main__":

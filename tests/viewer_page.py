@@ -74,6 +74,10 @@ class ViewerPage:
         """Type into the "Max res" box: the largest image height the viewer renders (64 is the slider's minimum)."""
         self._type_into("Max res", pixels)
 
+    def panel_labels(self) -> list[str]:
+        """The lines of text on the viewer's panel (control labels, button texts, ...), as the page shows them."""
+        return [line.strip() for line in self.page.inner_text("body").splitlines() if line.strip()]
+
     def output_options(self) -> list[str]:
         """The choices of the "Output type" dropdown (filled in from the model's outputs after the first frame)."""
         dropdown = self.page.get_by_label("Output type", exact=True)
@@ -204,7 +208,7 @@ class ViewerPage:
 
 
 @contextlib.contextmanager
-def viewer_page(url: str, profile: Path) -> Iterator[ViewerPage]:
+def viewer_page(url: str, profile: Path, viewport: dict[str, int] = VIEWPORT) -> Iterator[ViewerPage]:
     """Open ``url`` in headless Chromium with a fresh profile folder, wait for the viewer's panel, and always close
     the browser."""
     from playwright.sync_api import sync_playwright
@@ -213,7 +217,7 @@ def viewer_page(url: str, profile: Path) -> Iterator[ViewerPage]:
     with sync_playwright() as playwright:
         # Playwright adds --headless and --user-data-dir=<profile> to CHROMIUM_FLAGS.
         context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS, viewport=VIEWPORT
+            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS, viewport=viewport
         )
         try:
             page = context.pages[0] if context.pages else context.new_page()
