@@ -6,15 +6,14 @@ camera; LOLNeRF: the median of the collection's cameras), read from the run's co
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import tyro
 from nerfstudio.utils.rich_utils import CONSOLE
 
+from lift_common.camera_paths import OrbitPath, write_camera_path
 from lift_common.errors import UserInputError
-from lift_common.orbit_path import OrbitPath
 
 
 @dataclass
@@ -54,8 +53,7 @@ class OrbitPathCommand:
             start_azimuth_deg=self.start_azimuth_deg,
             render_times=self.render_times,
         )
-        self.output_path.parent.mkdir(parents=True, exist_ok=True)
-        self.output_path.write_text(json.dumps(path.camera_path(), indent=1))
+        write_camera_path(self.output_path, path.camera_path())
         CONSOLE.print(
             f"Orbit of {path.num_frames} frames at radius {path.radius:.2f}, elevation {path.elevation_deg:.1f}°, "
             f"field of view {path.fov_deg:.1f}°: {self.output_path}"
@@ -68,10 +66,9 @@ class OrbitPathCommand:
 
 def training_camera_orbit(config_path: Path) -> tuple[float, float, float]:
     """Median radius, elevation (degrees) and vertical field of view (degrees) of a run's training cameras."""
-    import torch
     import yaml
 
-    from lift_common.cameras import fov_from_focal_length
+    from lift_common.camera_paths import training_view_geometry
 
     if not config_path.is_file():
         raise UserInputError(f"{config_path} does not exist: pass the config.yml that ns-train wrote for the run.")
@@ -80,13 +77,8 @@ def training_camera_orbit(config_path: Path) -> tuple[float, float, float]:
     data = getattr(datamanager, "data", None) or config.data
     if data is not None:  # as nerfstudio's datamanager does: --data overrides the dataparser's own default
         datamanager.dataparser.data = Path(data)
-    dataparser = datamanager.dataparser
-    cameras = dataparser.setup().get_dataparser_outputs("train").cameras
-    positions = cameras.camera_to_worlds[:, :, 3]
-    radius = positions.norm(dim=-1)
-    elevation = torch.rad2deg(torch.asin((positions[:, 2] / radius).clamp(-1.0, 1.0)))
-    fov = fov_from_focal_length(cameras.fy.flatten().float(), cameras.height.flatten().float())
-    return float(radius.median()), float(elevation.median()), float(fov.median())
+    geometry = training_view_geometry(datamanager.dataparser.setup().get_dataparser_outputs("train").cameras)
+    return geometry.radius, geometry.elevation_deg, geometry.fov_deg
 
 
 def entrypoint() -> None:

@@ -48,7 +48,7 @@ class ChooseIdentities:
     def main(self) -> None:
         from nerfstudio.utils.eval_utils import eval_setup
 
-        from lolnerf_ns.camera_paths import (
+        from lift_common.camera_paths import (
             camera_path,
             sweep_camera_to_worlds,
             training_view_geometry,
@@ -65,11 +65,12 @@ class ChooseIdentities:
         folder = self.output_dir or config.get_base_dir() / "identities" / safe_name("-".join(self.identities))
         config_path = write_config(config, folder / "config.yml")
         geometry = training_view_geometry(pipeline.datamanager.train_dataset.cameras)
-        radius = self.radius if self.radius is not None else geometry["radius"]
+        radius = self.radius if self.radius is not None else geometry.radius
         cameras = sweep_camera_to_worlds(self.frames, self.azimuth_deg, self.elevation_deg, radius, self.sweep_deg)
         path = write_camera_path(
             folder / "camera_path.json",
-            camera_path(cameras, geometry["fov_deg"], geometry["width"], geometry["height"], self.seconds),
+            # render_time 0 -> 1 walks the model's render_identities from the first to the last.
+            camera_path(cameras, geometry.fov_deg, geometry.width, geometry.height, self.seconds, (0.0, 1.0)),
         )
         CONSOLE.print(f"Config showing {', '.join(self.identities)}: {config_path}")
         CONSOLE.print(

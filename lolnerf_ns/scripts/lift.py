@@ -63,7 +63,7 @@ class LiftPhoto:
         import torch
         from nerfstudio.utils.eval_utils import eval_setup
 
-        from lolnerf_ns.camera_paths import (
+        from lift_common.camera_paths import (
             camera_path,
             sweep_camera_to_worlds,
             training_view_geometry,
@@ -122,7 +122,7 @@ class LiftPhoto:
         sweep = sweep_camera_to_worlds(self.frames, azimuth, elevation, radius, self.sweep_deg)
         path = write_camera_path(
             folder / "camera_path.json",
-            camera_path(sweep, geometry["fov_deg"], geometry["width"], geometry["height"], self.seconds),
+            camera_path(sweep, geometry.fov_deg, geometry.width, geometry.height, self.seconds, (0.0, 1.0)),
         )
         record = {
             "image": str(self.image.resolve()),

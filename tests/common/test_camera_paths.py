@@ -9,13 +9,13 @@ import torch
 from nerfstudio.cameras.camera_paths import get_path_from_json
 from nerfstudio.cameras.cameras import Cameras
 
+from lift_common.camera_paths import OrbitPath, camera_path, sweep_camera_to_worlds, training_view_geometry
 from lift_common.cameras import orbit_camera_to_world
-from lolnerf_ns.camera_paths import camera_path, sweep_camera_to_worlds, training_view_geometry
 
 
 def test_nerfstudio_reads_the_path_with_times_from_zero_to_one() -> None:
     poses = sweep_camera_to_worlds(5, azimuth_deg=10.0, elevation_deg=5.0, radius=3.0, sweep_deg=40.0)
-    cameras = get_path_from_json(camera_path(poses, vertical_fov_deg=30.0, width=48, height=32, seconds=2.0))
+    cameras = get_path_from_json(camera_path(poses, 30.0, width=48, height=32, seconds=2.0, render_times=(0.0, 1.0)))
     torch.testing.assert_close(cameras.camera_to_worlds, poses)
     torch.testing.assert_close(cameras.times.flatten(), torch.linspace(0.0, 1.0, 5))
     assert float(cameras.fy[0]) == pytest.approx(16.0 / math.tan(math.radians(15.0)), rel=1e-5)
@@ -35,5 +35,17 @@ def test_training_view_geometry() -> None:
     focal = 16.0 / math.tan(math.radians(20.0))
     cameras = Cameras(camera_to_worlds=poses, fx=focal, fy=focal, cx=16.0, cy=16.0, width=32, height=32)
     geometry = training_view_geometry(cameras)
-    assert geometry["radius"] == pytest.approx(3.0) and geometry["fov_deg"] == pytest.approx(40.0)
-    assert (geometry["width"], geometry["height"]) == (32, 32)
+    assert geometry.radius == pytest.approx(3.0) and geometry.fov_deg == pytest.approx(40.0)
+    assert geometry.elevation_deg == pytest.approx(0.0, abs=1e-4)
+    assert (geometry.width, geometry.height) == (32, 32)
+
+
+def test_orbit_goes_all_the_way_round_without_times() -> None:
+    path = OrbitPath(radius=2.5, elevation_deg=20.0, fov_deg=35.0, resolution=24, num_frames=8).camera_path()
+    cameras = get_path_from_json(path)
+    positions = cameras.camera_to_worlds[:, :, 3]
+    torch.testing.assert_close(positions.norm(dim=-1), torch.full((8,), 2.5))
+    azimuths = torch.rad2deg(torch.atan2(positions[:, 0], -positions[:, 1]))
+    turned = torch.remainder(azimuths + 1.0, 360.0) - 1.0  # in [-1, 359): no wrap at 0 or 180
+    torch.testing.assert_close(turned, torch.arange(8.0) * 45.0, atol=1e-3, rtol=0)
+    assert cameras.times is None and int(cameras.width[0]) == 24
