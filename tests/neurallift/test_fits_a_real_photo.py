@@ -11,17 +11,15 @@ from tests.commands import check, run_command
 
 pytestmark = pytest.mark.slow
 
-STEPS = 300
+STEPS = 120
 TINY_MODEL = [
     *("--pipeline.model.num-levels", "8", "--pipeline.model.max-res", "64", "--pipeline.model.log2-hashmap-size", "17"),
     *("--pipeline.model.num-proposal-samples-per-ray", "64", "32", "--pipeline.model.num-nerf-samples-per-ray", "32"),
-    *("--pipeline.model.blob-fade-steps", "100", "--pipeline.model.proposal-warmup", "100"),
+    *("--pipeline.model.blob-fade-steps", "40", "--pipeline.model.proposal-warmup", "40"),
 ]
 
 
-def test_reference_view_psnr_after_a_few_hundred_steps(
-    coffee_photo: Path, tiny_depth_model: Path, tmp_path: Path
-) -> None:
+def test_reference_view_psnr_after_a_short_fit(coffee_photo: Path, tiny_depth_model: Path, tmp_path: Path) -> None:
     outputs = tmp_path / "outputs"
     train = [
         "ns-train",
@@ -47,17 +45,20 @@ def test_reference_view_psnr_after_a_few_hundred_steps(
         "48",
         "--pipeline.datamanager.reference-only-steps",
         str(STEPS),
+        # ns-eval's CLIP similarity renders these orbit views: at the default 128 px the CPU hash grid takes minutes.
+        "--pipeline.datamanager.eval-orbit-resolution",
+        "32",
     ]
     train += ["--pipeline.datamanager.dataparser.preprocess.image-size", "48", "--pipeline.model.lambda-guidance", "0"]
     train += ["--pipeline.datamanager.dataparser.preprocess.mask-method", "grabcut"]
     train += ["--pipeline.datamanager.dataparser.preprocess.depth-model", str(tiny_depth_model)]
     for group in ("fields", "proposal-networks"):
         train += [f"--optimizers.{group}.scheduler.max-steps", str(STEPS)]
-    check(run_command([*train, *TINY_MODEL], timeout=1800, HF_HUB_OFFLINE="1"))  # 3 min idle; slower on a busy machine
+    check(run_command([*train, *TINY_MODEL], timeout=1800, HF_HUB_OFFLINE="1"))  # 1 min idle; slower on a busy machine
     (config,) = outputs.glob("*/neurallift/*/config.yml")
     check(run_command(["ns-eval", "--load-config", str(config), "--output-path", str(tmp_path / "eval.json")]))
     results = json.loads((tmp_path / "eval.json").read_text())["results"]
     print(f"reference-view PSNR after {STEPS} steps: {results['psnr']:.2f} dB, SSIM {results['ssim']:.3f}")
-    # Measured on this machine: 43.2 dB (SSIM 0.999) after 300 steps of a tiny hash grid; after 1 step, 13.0 dB
-    # (SSIM 0.66). (20.1 dB before ns-eval restored the blob's fade on loading: it rendered a full-strength blob.)
+    # Measured on this machine: 22.4 dB (SSIM 0.93) after 120 steps of a tiny hash grid, 43.2 dB (SSIM 0.999) after
+    # 300; after 1 step, 13.0 dB (SSIM 0.66).
     assert results["psnr"] >= 19.0
