@@ -29,10 +29,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from PIL import Image
+
+if TYPE_CHECKING:
+    from tests.lolnerf.synthetic_class import SyntheticClass
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 IMAGES = REPO_ROOT / "docs" / "images"
@@ -109,7 +113,7 @@ def viewer_screenshot(config_path: Path, path: Path, max_resolution: int = 256) 
             viewer.page.screenshot(path=path)
 
 
-def lolnerf_synthetic_class(config_path: Path, data, size: int = 64, columns: int = 6) -> Image.Image:
+def lolnerf_synthetic_class(config_path: Path, data: SyntheticClass, size: int = 64, columns: int = 6) -> Image.Image:
     """Rows: each instance's training photo, a held-out view of it, lolnerf's render of that view; then the
     interpolation from the first instance's code to the last one's, seen from the front."""
     from nerfstudio.utils.eval_utils import eval_setup
@@ -177,9 +181,13 @@ def neurallift_pictures() -> None:
 
 
 def main() -> None:
-    methods = sys.argv[1:] or ["neurallift", "lolnerf"]
+    makers = {"neurallift": neurallift_pictures, "lolnerf": lolnerf_pictures}
+    methods = sys.argv[1:] or list(makers)
+    unknown = [method for method in methods if method not in makers]
+    if unknown:
+        sys.exit(f"No pictures for {', '.join(unknown)}: choose from {', '.join(makers)} (or give none for both).")
     for method in methods:
-        {"neurallift": neurallift_pictures, "lolnerf": lolnerf_pictures}[method]()
+        makers[method]()
     print(f"Wrote the pictures of {' and '.join(methods)} in {IMAGES}")
 
 
