@@ -19,12 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.measure import peak_memory_mb, time_steps
 
 QUALITY_VARIANTS = {
     "lolnerf": {},
@@ -81,28 +82,22 @@ def run_speed(model_name: str, data: Path, device: str, steps: int, rays: int) -
     model = (_lolnerf_model if model_name == "lolnerf" else _vanilla_nerf_model)(datamanager, device).to(device)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    timings = []
-    for step, (ray_bundle, batch) in enumerate(batches):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
+
+    def train_step(ray_bundle_and_batch) -> None:
+        ray_bundle, batch = ray_bundle_and_batch
         optimizer.zero_grad()
         outputs = model(ray_bundle.to(device))
         loss = sum(model.get_loss_dict(outputs, batch).values())
         loss.backward()
         optimizer.step()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        if step:  # the first step pays for one-off set-up
-            timings.append(time.perf_counter() - start)
-    if device == "cuda":
-        peak_mb = torch.cuda.max_memory_allocated() / 2**20
-    else:
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    timings = time_steps(steps, device, train_step, prepare=batches.__getitem__)
     seconds = sum(timings) / len(timings)
-    return {"rays_per_second": len(batches[0][0]) / seconds, "seconds_per_step": seconds, "peak_mb": peak_mb}
+    return {
+        "rays_per_second": len(batches[0][0]) / seconds,
+        "seconds_per_step": seconds,
+        "peak_mb": peak_memory_mb(device),
+    }
 
 
 def run_quality(variant: str, data_root: Path, device: str, steps: int) -> dict:

@@ -17,10 +17,10 @@ same code as the real ones, for machines without the weights. Prints time per st
 from __future__ import annotations
 
 import argparse
-import resource
 import tempfile
-import time
 from pathlib import Path
+
+from benchmarks.measure import peak_memory_mb, time_steps
 
 
 def save_random_sd15(folder: Path) -> Path:
@@ -104,22 +104,19 @@ def run(args: argparse.Namespace) -> None:
     model.step = 1000  # past the albedo-only warm-up: views are shaded as in most of training
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     _ = model.guidance  # loading is not timed
-    loaded_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    loaded_gib = peak_memory_mb("cpu") / 1024
     generator = torch.Generator().manual_seed(0)
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    timings = []
-    for step in range(args.steps + 1):
+
+    def sampled_views(_) -> dict:
         views = sample_orbit_views(args.views, args.resolution, OrbitViewsConfig(), step=1000, generator=generator)
-        batch = {
+        return {
             "cameras": views.cameras.to(device),
             "directions": views.directions,
             "num_views": args.views,
             "image_shape": (args.resolution, args.resolution),
         }
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
+
+    def training_step(batch: dict) -> None:
         if args.guidance_only:  # a stand-in render: only the prior's cost is measured
             render = torch.rand(args.views, args.resolution, args.resolution, 3, device=device, requires_grad=True)
             shading = torch.randint(0, 3, (args.views,), generator=generator)
@@ -134,14 +131,12 @@ def run(args: argparse.Namespace) -> None:
             optimizer.zero_grad()
             sum(losses.values()).backward()
             optimizer.step()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        if step:  # the first step pays for one-off set-up
-            timings.append(time.perf_counter() - start)
+
+    timings = time_steps(args.steps, device, training_step, prepare=sampled_views)
     if device == "cuda":
-        peak = f"{torch.cuda.max_memory_allocated() / 2**30:.2f} GiB peak GPU memory (allocated)"
+        peak = f"{peak_memory_mb(device) / 1024:.2f} GiB peak GPU memory (allocated)"
     else:
-        peak = f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB peak process RSS"
+        peak = f"{peak_memory_mb(device) / 1024:.2f} GiB peak process RSS"
         peak += f" ({loaded_gib:.2f} GiB once the networks were loaded)"
     weights = "random SD 1.5/ViT-B-16-shaped weights" if args.random_weights else f"{diffusion_model} + {clip_model}"
     precision = "fp32" if args.fp32 or device == "cpu" else "fp16"

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
-import time
+
+from benchmarks.measure import peak_memory_mb, time_steps
 
 
 def _neurallift_model(device: str):
@@ -61,26 +61,15 @@ def run_one(model_name: str, resolution: int, device: str, steps: int) -> dict:
         torch.tensor([30.0]), torch.tensor([15.0]), torch.tensor([3.0]), torch.tensor([40.0]), resolution
     ).to(device)
     rays = view_major_rays(cameras).flatten()
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    timings = []
-    for step in range(steps + 1):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
+
+    def train_step(_) -> None:
         optimizer.zero_grad()
         outputs = model(rays)
         outputs["rgb"].mean().backward()
         optimizer.step()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        if step:  # the first step pays for one-off set-up
-            timings.append(time.perf_counter() - start)
-    if device == "cuda":
-        peak_mb = torch.cuda.max_memory_allocated() / 2**20
-    else:
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds_per_step": sum(timings) / len(timings), "peak_mb": peak_mb}
+
+    timings = time_steps(steps, device, train_step)
+    return {"seconds_per_step": sum(timings) / len(timings), "peak_mb": peak_memory_mb(device)}
 
 
 def main() -> None:
