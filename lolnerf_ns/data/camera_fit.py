@@ -22,9 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from jaxtyping import Float
 
-from lift_common.cameras import focal_length_from_fov
+from lift_common.cameras import focal_length_from_fov, orbit_camera_to_world
 
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose_tip", "mouth_left", "mouth_right")
 
@@ -96,12 +97,30 @@ def _initial_poses(landmarks: np.ndarray, focal: float, principal: np.ndarray) -
                 True,
                 cv2.SOLVEPNP_ITERATIVE,
             )
-        if not ok or tvec[2, 0] <= 0:  # PnP failed or put the face behind the camera: start frontal, far away
-            rvec = np.array([[np.pi], [0.0], [0.0]])
-            tvec = np.array([[0.0], [0.0], [focal * 0.5 / max(principal)]])
+        if not ok or tvec[2, 0] <= 0:  # PnP failed or put the face behind the camera: start in front of the face
+            rvec, tvec = _frontal_pose(focal, principal)
         rotations.append(rvec[:, 0])
         translations.append(tvec[:, 0])
     return np.array(rotations), np.array(translations)
+
+
+def _frontal_pose(focal: float, principal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV pose (rotation vector [3, 1], translation [3, 1]) of the camera that sees the template's front: the
+    azimuth-0, elevation-0 camera of :mod:`lift_common.cameras`, on -Y looking at the head centre with +Z up.
+
+    Its distance is the nearest at which the sphere around the head centre through the farthest keypoint fits the
+    image's narrower half-angle, so whatever the focal length every keypoint lies in front of the camera and projects
+    inside the image.
+    """
+    import cv2
+
+    radius = np.linalg.norm(MEAN_FACE_TEMPLATE, axis=1).max()
+    half_angle = np.arctan(min(principal) / focal)
+    zero = torch.zeros(1, dtype=torch.float64)
+    camera_to_world = orbit_camera_to_world(zero, zero, zero + radius / np.sin(half_angle))[0].numpy()
+    world_to_camera = (camera_to_world[:, :3] @ _OPENCV_TO_OPENGL).T  # to OpenCV axes: the flip is its own inverse
+    rvec, _ = cv2.Rodrigues(world_to_camera)
+    return rvec, -world_to_camera @ camera_to_world[:, 3:]
 
 
 def _umeyama(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:

@@ -1,15 +1,33 @@
-"""The joint camera fit recovers known poses from noisy landmarks, whatever the order of the images."""
+"""The joint camera fit recovers known poses from noisy landmarks, whatever the order of the images, and starts a
+camera whose PnP fails in front of the face."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from scipy.spatial.transform import Rotation
 
 from lift_common.cameras import orbit_camera_to_world
-from lolnerf_ns.data.camera_fit import MEAN_FACE_TEMPLATE, fit_camera_to_keypoints, fit_canonical_keypoints
+from lolnerf_ns.data.camera_fit import (
+    LANDMARK_NAMES,
+    MEAN_FACE_TEMPLATE,
+    _initial_poses,
+    fit_camera_to_keypoints,
+    fit_canonical_keypoints,
+    project,
+)
 
 SIZE = 256
+FOCAL = 0.5 * SIZE / np.tan(np.radians(10.0))  # a 20-degree field of view
+
+
+def landmarks_seen_from(camera_to_world: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """Exact projections [N, 5, 2] of ``keypoints`` into the nerfstudio cameras ``camera_to_world`` [N, 3, 4]."""
+    world_to_camera = np.transpose(camera_to_world[:, :, :3] @ np.diag([1.0, -1.0, -1.0]), (0, 2, 1))  # OpenCV axes
+    translation = -np.einsum("nij,nj->ni", world_to_camera, camera_to_world[:, :, 3])
+    points = np.einsum("nij,kj->nki", world_to_camera, keypoints) + translation[:, None]
+    return FOCAL * points[..., :2] / points[..., 2:] + SIZE / 2
 
 
 def synthetic_landmarks(num: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
@@ -18,12 +36,8 @@ def synthetic_landmarks(num: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     keypoints = MEAN_FACE_TEMPLATE + rng.normal(0.0, 0.03, (5, 3))  # this class differs from the template
     yaw, pitch = rng.uniform(-45, 45, num), rng.uniform(-25, 25, num)
     camera_to_world = orbit_camera_to_world(torch.tensor(yaw), torch.tensor(pitch), torch.full((num,), 4.0)).numpy()
-    world_to_camera = np.transpose(camera_to_world[:, :, :3] @ np.diag([1.0, -1.0, -1.0]), (0, 2, 1))  # OpenCV axes
-    translation = -np.einsum("nij,nj->ni", world_to_camera, camera_to_world[:, :, 3])
-    focal = 0.5 * SIZE / np.tan(np.radians(10.0))
-    points = np.einsum("nij,kj->nki", world_to_camera, keypoints) + translation[:, None]
-    landmarks = focal * points[..., :2] / points[..., 2:] + SIZE / 2 + rng.normal(0.0, 0.5, (num, 5, 2))
-    return landmarks, camera_to_world, focal
+    landmarks = landmarks_seen_from(camera_to_world, keypoints) + rng.normal(0.0, 0.5, (num, 5, 2))
+    return landmarks, camera_to_world, FOCAL
 
 
 def relative_rotation_errors_deg(truth: np.ndarray, fitted: np.ndarray) -> np.ndarray:
@@ -78,3 +92,28 @@ def test_a_new_image_camera_is_solved_against_the_fitted_keypoints() -> None:
     assert relative_rotation_errors_deg(truth[[0, 100]], both_fitted)[1] < 3.0
     distances = np.linalg.norm(fit.camera_to_world[:, :, 3], axis=1)
     assert np.linalg.norm(new.camera_to_world[:, 3]) == pytest.approx(np.median(distances), rel=0.1)
+
+
+def test_a_camera_whose_pnp_fails_starts_in_front_of_the_face(monkeypatch) -> None:
+    import cv2
+
+    # The template seen from its front (azimuth 0, elevation 0), where PnP succeeds: the pose a fallback should match.
+    frontal = orbit_camera_to_world(torch.zeros(1), torch.zeros(1), torch.full((1,), 4.0)).numpy()
+    landmarks = landmarks_seen_from(frontal, MEAN_FACE_TEMPLATE)
+    focal, principal = FOCAL, np.array([SIZE / 2, SIZE / 2])
+    solved = _initial_poses(landmarks, focal, principal)
+    monkeypatch.setattr(cv2, "solvePnP", lambda *args, **kwargs: (False, None, None))
+    fallback = _initial_poses(landmarks, focal, principal)
+
+    index = {name: i for i, name in enumerate(LANDMARK_NAMES)}
+    for rotations, translations in (solved, fallback):
+        depth = (Rotation.from_rotvec(rotations[0]).apply(MEAN_FACE_TEMPLATE) + translations[0])[:, 2]
+        pixels = project(MEAN_FACE_TEMPLATE, rotations, translations, focal, principal)[0]
+        assert (depth > 0).all() and ((pixels > 0) & (pixels < SIZE)).all()  # in front of the camera, in the image
+        assert depth.argmin() == index["nose_tip"]  # the camera faces the front
+        # Named as in a frontal photo: the left eye and mouth corner on the image's left, eyes above the mouth.
+        assert pixels[index["left_eye"], 0] < pixels[index["right_eye"], 0]
+        assert pixels[index["mouth_left"], 0] < pixels[index["mouth_right"], 0]
+        assert pixels[[index["left_eye"], index["right_eye"]], 1].max() < pixels[index["mouth_left"], 1]
+    difference = Rotation.from_rotvec(fallback[0][0]) * Rotation.from_rotvec(solved[0][0]).inv()
+    assert np.degrees(difference.magnitude()) < 2.0
