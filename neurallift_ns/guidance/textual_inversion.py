@@ -130,11 +130,28 @@ def denoising_loss(
     timesteps: Tensor,
     noise: Float[Tensor, "batch 4 h w"],
 ) -> Float[Tensor, ""]:
-    """The diffusion training loss of ``latents`` under the prompts ``token_ids``: the new token's objective."""
+    """The diffusion training loss of ``latents`` under the prompts ``token_ids``: the new token's objective.
+
+    The UNet's raw output is compared with what the model was trained to predict (the noise, or for v-prediction
+    models such as SD 2.x the velocity), as in diffusers' textual inversion example; comparing noise converted from a
+    velocity would weigh each timestep by its alpha instead.
+    """
     alpha = diffusion.alphas_cumprod[timesteps].view(-1, 1, 1, 1)
     noisy = alpha.sqrt() * latents + (1.0 - alpha).sqrt() * noise
+    if diffusion.prediction_type == "epsilon":
+        target = noise
+    elif diffusion.prediction_type == "v_prediction":
+        target = alpha.sqrt() * noise - (1.0 - alpha).sqrt() * latents  # the scheduler's get_velocity
+    else:
+        raise UserInputError(
+            f"This diffusion model predicts '{diffusion.prediction_type}'; textual inversion supports models that "
+            "predict the noise ('epsilon', SD 1.x) or the velocity ('v_prediction', SD 2.x). Choose another model."
+        )
     text = diffusion.text_encoder(token_ids)[0]
-    return F.mse_loss(diffusion.predict_noise(noisy, timesteps, text), noise)
+    prediction = diffusion.unet(
+        noisy.to(diffusion.dtype), timesteps, encoder_hidden_states=text.to(diffusion.dtype)
+    ).sample.float()
+    return F.mse_loss(prediction, target)
 
 
 def save_learned_embedding(token: str, embedding: Tensor, path: Path) -> None:
@@ -186,6 +203,11 @@ def train_textual_inversion(
     frozen = embeddings.detach().clone()
     embeddings.requires_grad_(True)
     optimizer = torch.optim.AdamW([embeddings], lr=config.learning_rate, weight_decay=0.0)
+    # The loss's gradient at the UNet's output is ~2 (prediction - target) / (2 * 4 * 64 * 64) and smaller inside it:
+    # in fp16 it becomes subnormal or zero before it reaches the (fp32) embedding, so the backward pass runs on a
+    # scaled-up loss (as diffusers' example does with fp16 mixed precision). Steps whose gradient overflows are skipped
+    # and the scale lowered.
+    scaler = torch.amp.GradScaler(device.type, enabled=diffusion.dtype == torch.float16)
     generator = torch.Generator().manual_seed(config.seed)
     start = 0
     saved = state_path(output)
@@ -196,6 +218,8 @@ def train_textual_inversion(
             with torch.no_grad():
                 embeddings[token_id] = state["embedding"].to(embeddings)
             optimizer.load_state_dict(state["optimizer"])
+            if state.get("scaler"):  # empty where the run that saved it had no scaler (fp32)
+                scaler.load_state_dict(state["scaler"])
             generator.set_state(state["generator"])
 
     photo = torch.from_numpy(np.ascontiguousarray(image)).float().permute(2, 0, 1)[None]
@@ -210,6 +234,7 @@ def train_textual_inversion(
                 "settings": _settings(config),
                 "embedding": embeddings[token_id].detach().cpu(),
                 "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict(),
                 "generator": generator.get_state(),
             },
             saved,
@@ -233,8 +258,9 @@ def train_textual_inversion(
                 chosen = torch.randint(0, len(prompts), (config.batch_size,), generator=generator)
                 loss = denoising_loss(diffusion, latents, prompt_ids[chosen.to(device)], timesteps.to(device), noise)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
                 with torch.no_grad():  # only the new token learns: every other row is put back
                     keep = torch.ones(len(frozen), dtype=torch.bool, device=frozen.device)
                     keep[token_id] = False

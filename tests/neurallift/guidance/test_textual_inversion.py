@@ -1,14 +1,20 @@
-"""Textual inversion on tiny random Stable Diffusion: only the new token learns, its loss falls, runs resume."""
+"""Textual inversion on tiny random Stable Diffusion: only the new token learns, its loss falls, runs resume; in fp16
+the gradient reaches the token, and v-prediction models are trained on the velocity."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from safetensors.torch import load_file
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from lift_common.errors import UserInputError
 from neurallift_ns.guidance.stable_diffusion import StableDiffusion, StableDiffusionLoadOptions
@@ -88,6 +94,110 @@ def test_an_interrupted_run_resumes_to_the_same_result(tiny_stable_diffusion, ph
     assert torch.load(state_path(resumed_output), weights_only=True)["step"] == 3
     resumed = run(6, resumed_output)
     torch.testing.assert_close(resumed, straight)
+
+
+def _in_half_precision(diffusion: StableDiffusion, output_scale: float) -> StableDiffusion:
+    """``diffusion`` in fp16 as it runs on CUDA (CPU fp16 convolutions work in recent PyTorch), with the UNet's last
+    layer's output multiplied by ``output_scale``: every gradient inside the UNet is scaled by it too."""
+    diffusion.pipeline.to(torch.float16)
+    diffusion.dtype = torch.float16
+    diffusion.unet.conv_out.register_forward_hook(lambda module, inputs, output: output * output_scale)
+    return diffusion
+
+
+def _token_gradients(diffusion: StableDiffusion, photo: np.ndarray, path: Path) -> torch.Tensor:
+    """The (unscaled) gradient of the new token's embedding in one step of training."""
+    config = TextualInversionConfig(steps=1, **SETTINGS)
+    gradients = []
+
+    def record(optimizer, args, kwargs) -> None:
+        (table,) = optimizer.param_groups[0]["params"]
+        gradients.append(table.grad[diffusion.tokenizer.convert_tokens_to_ids(config.token)].clone())
+
+    handle = register_optimizer_step_pre_hook(record)
+    try:
+        train_textual_inversion(diffusion, photo, config, path, show_progress=False)
+    finally:
+        handle.remove()
+    assert len(gradients) == 1
+    return gradients[0]
+
+
+def test_the_gradient_reaches_the_token_through_an_fp16_unet(tiny_stable_diffusion, photo, tmp_path, monkeypatch):
+    """In Stable Diffusion the loss's gradient at the UNet's output is ~2(eps_pred - eps)/32768 (an MSE over 2x4x64x64
+    latents), in fp16's subnormal range, and it shrinks further inside the UNet: in fp16 it loses its precision or
+    flushes to zero before it reaches the token. The tiny UNet's gradients (2x4x8x8 latents) are ~1e-2 and do not
+    underflow; multiplying its last layer's output by 1e-6 multiplies every gradient inside it by 1e-6, to below 3e-8,
+    which a plain fp16 backward rounds to zero (rounding up to fp16's smallest subnormal, 6e-8, would take a noise value
+    beyond 7 standard deviations). The loss scaler's 2^16 keeps them in range: they must match the fp32 model's."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def load() -> StableDiffusion:
+        return StableDiffusion(StableDiffusionLoadOptions(model=str(tiny_stable_diffusion)), "cpu")
+
+    reference = load()  # fp32 throughout: nothing underflows
+    reference.unet.conv_out.register_forward_hook(lambda module, inputs, output: output * 1e-6)
+    expected = _token_gradients(reference, photo, tmp_path / "fp32" / "learned.safetensors")
+    gradient = _token_gradients(_in_half_precision(load(), 1e-6), photo, tmp_path / "fp16" / "learned.safetensors")
+    assert torch.isfinite(gradient).all() and gradient.abs().max() > 0
+    assert F.cosine_similarity(gradient, expected, dim=0) > 0.99
+    torch.testing.assert_close(gradient.norm(), expected.norm(), rtol=0.05, atol=0.0)
+
+
+def test_a_step_whose_gradient_overflows_is_skipped(diffusion, photo, tmp_path: Path) -> None:
+    """An fp16 UNet whose output is 1e4 times too large: its gradients (or its output) overflow, so the step is skipped
+    and the token keeps its starting point instead of becoming NaN (and the progress bar does not fail on it)."""
+    diffusion = _in_half_precision(diffusion, 1e4)
+    initializer = diffusion.tokenizer.encode("a", add_special_tokens=False)[0]
+    start = diffusion.text_encoder.get_input_embeddings().weight[initializer].detach().float().clone()
+    config = TextualInversionConfig(steps=2, **SETTINGS)
+    output = tmp_path / "learned.safetensors"
+    train_textual_inversion(diffusion, photo, config, output, show_progress=True)
+    torch.testing.assert_close(load_file(str(output))[config.token], start)
+
+
+def test_an_interrupted_fp16_run_resumes_with_its_loss_scale(tiny_stable_diffusion, photo, tmp_path, monkeypatch):
+    """Every step of an overflowing fp16 run is skipped and halves the loss scale: a resumed run goes on halving it
+    from where the interrupted one stopped, not from the start."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def run(steps: int, output: Path) -> dict:
+        diffusion = StableDiffusion(StableDiffusionLoadOptions(model=str(tiny_stable_diffusion)), "cpu")
+        config = TextualInversionConfig(steps=steps, save_every=2, **SETTINGS)
+        train_textual_inversion(_in_half_precision(diffusion, 1e4), photo, config, output, show_progress=False)
+        return torch.load(state_path(output), weights_only=True)["scaler"]
+
+    straight = run(4, tmp_path / "straight" / "learned.safetensors")
+    resumed_output = tmp_path / "resumed" / "learned.safetensors"
+    run(2, resumed_output)  # "interrupted" after 2 of 4 steps
+    assert run(4, resumed_output) == straight
+    assert straight["scale"] < 2.0**16 / 4  # the scale did fall at every step, so the comparison means something
+
+
+def test_a_v_prediction_model_is_trained_on_the_velocity(tiny_stable_diffusion, tmp_path, monkeypatch) -> None:
+    """For v-prediction (SD 2.x) the UNet's raw output is compared with v = sqrt(a) eps - sqrt(1 - a) x0, as in
+    diffusers' textual inversion example; an output converted to noise first weighs each timestep by a instead."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = shutil.copytree(tiny_stable_diffusion, tmp_path / "v-prediction")
+    scheduler_config = model / "scheduler" / "scheduler_config.json"
+    scheduler_config.write_text(
+        json.dumps({**json.loads(scheduler_config.read_text()), "prediction_type": "v_prediction"})
+    )
+    diffusion = StableDiffusion(StableDiffusionLoadOptions(model=str(model)), "cpu")
+    assert diffusion.prediction_type == "v_prediction"
+    generator = torch.Generator().manual_seed(0)
+    latents = torch.randn(4, 4, 8, 8, generator=generator)
+    noise = torch.randn(latents.shape, generator=generator)
+    timesteps = torch.tensor([100, 400, 700, 999])
+    velocity = diffusion.pipeline.scheduler.get_velocity(latents, noise, timesteps)
+    token_ids = diffusion.tokenize(["a photo of a cat"] * 4)
+
+    def loss_when_the_unet_outputs(prediction: torch.Tensor) -> float:
+        diffusion.unet = lambda *args, **kwargs: SimpleNamespace(sample=prediction)
+        return float(denoising_loss(diffusion, latents, token_ids, timesteps, noise))
+
+    assert loss_when_the_unet_outputs(velocity) < 1e-10
+    assert loss_when_the_unet_outputs(noise) == pytest.approx(float(F.mse_loss(noise, velocity)), rel=1e-5)
 
 
 def test_a_multi_token_initializer_word_is_one_message(diffusion, photo, tmp_path: Path) -> None:
