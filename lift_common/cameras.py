@@ -51,6 +51,18 @@ def orbit_positions(
     )
 
 
+def orbit_angles(
+    positions: Float[Tensor, "*batch 3"],
+) -> tuple[Float[Tensor, "*batch"], Float[Tensor, "*batch"], Float[Tensor, "*batch"]]:
+    """Azimuth and elevation in degrees, and radius, of points around the origin (the inverse of
+    :func:`orbit_positions`); azimuth in (-180, 180]."""
+    x, y, z = positions.unbind(-1)
+    radius = positions.norm(dim=-1)
+    azimuth = torch.rad2deg(torch.atan2(x, -y))
+    elevation = torch.rad2deg(torch.asin((z / radius.clamp(min=1e-12)).clamp(-1.0, 1.0)))
+    return azimuth, elevation, radius
+
+
 def orbit_camera_to_world(
     azimuth_deg: Float[Tensor, "*batch"], elevation_deg: Float[Tensor, "*batch"], radius: Float[Tensor, "*batch"]
 ) -> Float[Tensor, "*batch 3 4"]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lift_common.cameras import focal_length_from_fov, orbit_camera_to_world
+from lift_common.cameras import focal_length_from_fov, orbit_angles, orbit_camera_to_world, orbit_positions
 
 
 def _camera(azimuth: float, elevation: float = 0.0, radius: float = 3.0) -> torch.Tensor:
@@ -35,3 +35,12 @@ def test_back_camera_sees_the_back() -> None:
 
 def test_focal_length_from_field_of_view() -> None:
     assert focal_length_from_fov(90.0, 200) == pytest.approx(100.0)
+
+
+def test_orbit_angles_invert_orbit_positions() -> None:
+    azimuth = torch.tensor([0.0, 30.0, -90.0, 135.0, 179.5, -179.0])
+    elevation = torch.tensor([0.0, 10.0, -20.0, 45.0, 80.0, -60.0])
+    radius = torch.tensor([3.0, 2.5, 3.2, 2.8, 3.0, 1.5])
+    recovered = orbit_angles(orbit_positions(azimuth, elevation, radius))
+    for value, expected in zip(recovered, (azimuth, elevation, radius), strict=True):
+        torch.testing.assert_close(value, expected, atol=1e-4, rtol=0)
