@@ -94,7 +94,14 @@ class ClipImageEmbedder:
         self.std = torch.tensor(std, device=device, dtype=dtype).view(1, 3, 1, 1)
         self.dtype = dtype
 
+    def preprocess(self, images: Float[Tensor, "views 3 H W"]) -> Float[Tensor, "views 3 h w"]:
+        """Images in [0, 1] resized to CLIP's input and normalised as it was trained. Antialiased: a 512 px render
+        shrunk to 224 px by plain bilinear sampling aliases its fine texture into patterns CLIP would see."""
+        resized = F.interpolate(
+            images.to(self.dtype), size=self.image_size, mode="bilinear", align_corners=False, antialias=True
+        )
+        return (resized - self.mean) / self.std
+
     def __call__(self, images: Float[Tensor, "views 3 H W"]) -> Float[Tensor, "views D"]:
         """Unit-length embeddings of channel-first images in [0, 1]."""
-        resized = F.interpolate(images.to(self.dtype), size=self.image_size, mode="bilinear", align_corners=False)
-        return F.normalize(self.visual((resized - self.mean) / self.std).float(), dim=-1)
+        return F.normalize(self.visual(self.preprocess(images)).float(), dim=-1)

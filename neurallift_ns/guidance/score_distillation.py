@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Bool, Float
 from torch import Tensor
 
 TimestepWeighting = Literal["one_minus_alpha", "uniform"]
@@ -69,6 +69,17 @@ def score_distillation_gradient(
 ) -> Float[Tensor, "views C h w"]:
     """``w(t) (eps_pred - eps)``: zero where the model already predicts the noise that was added."""
     return torch.nan_to_num(weight.view(-1, 1, 1, 1) * (noise_pred - noise))
+
+
+def clip_gradient(
+    gradient: Float[Tensor, "views C h w"], limit: float
+) -> tuple[Float[Tensor, "views C h w"], Bool[Tensor, "views"]]:
+    """Each element clamped to ``[-limit, limit]`` (threestudio's ``grad_clip``; no clamp when ``limit`` <= 0), and
+    which views had an element clamped."""
+    if limit <= 0:
+        return gradient, torch.zeros(gradient.shape[0], dtype=torch.bool, device=gradient.device)
+    clipped = (gradient.abs() > limit).flatten(1).any(dim=1)
+    return gradient.clamp(-limit, limit), clipped
 
 
 def score_distillation_loss(

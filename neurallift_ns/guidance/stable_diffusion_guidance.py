@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Tuple, Type
@@ -26,12 +27,13 @@ from nerfstudio.cameras.cameras import Cameras
 from rich.console import Console
 from torch import Tensor
 
+from lift_common.cameras import orbit_angles
 from lift_common.errors import UserInputError
 from lift_common.images import composite_on_white
 from neurallift_ns.data.orbit_views import DIRECTION_NAMES
 from neurallift_ns.guidance import score_distillation as sds
 from neurallift_ns.guidance.base import Guidance, GuidanceConfig, GuidanceOutput
-from neurallift_ns.guidance.prompts import direction_prompt, subject_prompt
+from neurallift_ns.guidance.prompts import azimuth_prompt_weights, direction_prompt, subject_prompt
 from neurallift_ns.guidance.stable_diffusion import StableDiffusionLoadOptions
 from neurallift_ns.guidance.textual_inversion import TextualInversionConfig
 from neurallift_ns.guidance.timesteps import TimestepSchedule
@@ -39,6 +41,8 @@ from neurallift_ns.shading import SHADING_MODES
 
 CONSOLE = Console()
 TEXTURELESS = SHADING_MODES.index("textureless")
+BLENDED = tuple(DIRECTION_NAMES.index(name) for name in ("front", "side", "back"))
+"""The directions whose prompts are blended by azimuth, in the order of :func:`azimuth_prompt_weights`."""
 
 
 @dataclass
@@ -48,12 +52,21 @@ class StableDiffusionGuidanceConfig(GuidanceConfig):
     _target: Type = field(default_factory=lambda: StableDiffusionGuidance)
     diffusion: StableDiffusionLoadOptions = field(default_factory=StableDiffusionLoadOptions)
     """Which Stable Diffusion model, and how it is loaded."""
-    guidance_scale: float = 100.0
-    """Classifier-free guidance scale of the noise prediction (DreamFusion and NeuralLift-360: 100)."""
+    guidance_scale: float = 10.0
+    """Classifier-free guidance scale of the noise prediction. 10 is stable-dreamfusion's for Stable Diffusion beside a
+    photo (main.py, image mode; its text-only default and NeuralLift-360's are 100): the photo, not a strong text
+    condition, decides what the object looks like."""
     timesteps: TimestepSchedule = field(default_factory=TimestepSchedule)
     """Which diffusion timesteps are drawn as training goes on."""
     weighting: sds.TimestepWeighting = "one_minus_alpha"
-    """w(t) of the score-distillation gradient."""
+    """w(t) of the score-distillation gradient (stable-dreamfusion and NeuralLift-360: 1 - alphas_cumprod[t])."""
+    gradient_clip: float = 2.0
+    """Each element of the score-distillation gradient on the latents is clamped to this magnitude; 0 turns it off
+    (threestudio's grad_clip, ending at 2.0 in configs/gradio/dreamfusion-sd.yaml). At the defaults the gradient's
+    typical size is about 0.4, so only outliers (an fp16 overflow, a stray timestep) are clamped."""
+    interpolate_direction_prompts: bool = True
+    """Blend the front, side and back prompts' embeddings by each view's azimuth instead of switching between them
+    (stable-dreamfusion's image mode); overhead and bottom views keep their own prompts."""
     diffusion_resolution: int = 512
     """Side, in pixels, that renders are resized to before the VAE (the model's native resolution)."""
     learned_embedding: Path | None = None
@@ -67,9 +80,11 @@ class StableDiffusionGuidanceConfig(GuidanceConfig):
     folder with open_clip_config.json and weights."""
     clip_pretrained: str = "openai"
     """Pretrained tag (or weights file) of an architecture-name CLIP model."""
-    clip_guidance_scales: Tuple[float, float, float, float, float] = (100.0, 50.0, 20.0, 20.0, 20.0)
+    clip_guidance_scales: Tuple[float, float, float, float, float] = (100.0, 10.0, 0.0, 0.0, 0.0)
     """CLIP guidance scale of sampled views labelled front, side, back, overhead and bottom (textureless views get
-    none: they cannot look like the photo)."""
+    none: they cannot look like the photo). Front 100 is NeuralLift-360's. Its released code gives the other views 50,
+    but with the sign that pushes them away from the photo; pulling the back of the object toward the front photo
+    makes a second face (the Janus problem), so here the back, overhead and bottom get none and the sides a tenth."""
     lambda_clip_image: float = 1.0
     """Weight of the CLIP loss between front sampled renders and the photo (NeuralLift-360's clip_img_weight)."""
     seed: int = 0
@@ -158,7 +173,9 @@ class StableDiffusionGuidance(Guidance):
         noise = torch.randn(latents.shape, generator=self.generator).to(self.device)
         with torch.no_grad():
             noisy = sds.add_noise(latents.detach(), noise, alpha)
-            text = torch.cat([self.negative_embedding.expand(num_views, -1, -1), self.direction_embeddings[directions]])
+            text = torch.cat(
+                [self.negative_embedding.expand(num_views, -1, -1), self.view_embeddings(cameras, directions)]
+            )
             unconditional, conditional = diffusion.predict_noise(
                 torch.cat([noisy, noisy]), torch.cat([timesteps, timesteps]), text
             ).chunk(2)
@@ -168,17 +185,24 @@ class StableDiffusionGuidance(Guidance):
         scales = torch.tensor(config.clip_guidance_scales, device=self.device)[directions]
         scales = torch.where(shading == TEXTURELESS, 0.0, scales)
         if self.clip is not None and bool((scales > 0).any()):
-            guided = scales > 0
+            guided = torch.nonzero(scales > 0)[:, 0]
             estimate = sds.estimate_clean_latents(noisy[guided], noise_pred[guided], alpha[guided])
             gradient, distance = self.distance_gradient(estimate, scales[guided])
-            noise_pred[guided] = sds.clip_guided_noise(noise_pred[guided], gradient, alpha[guided])
-            diagnostics["clip_estimate_distance"] = float(distance.mean())
+            # An fp16 overflow in the decoder would make the whole view's gradient NaN (then zero): such a view keeps
+            # its plain score-distillation gradient instead.
+            finite = torch.isfinite(gradient).flatten(1).all(dim=1)
+            kept = guided[finite]
+            noise_pred[kept] = sds.clip_guided_noise(noise_pred[kept], gradient[finite], alpha[kept])
+            diagnostics["clip_estimate_distance"] = float(distance[finite].mean()) if bool(finite.any()) else math.nan
+            diagnostics["clip_skipped_views"] = float((~finite).sum())
 
         gradient = sds.score_distillation_gradient(
             noise_pred, noise, sds.timestep_weight(diffusion.alphas_cumprod, timesteps, config.weighting)
         )
+        gradient, clipped = sds.clip_gradient(gradient, config.gradient_clip)
         loss = sds.score_distillation_loss(latents, gradient)
         diagnostics["score_distillation"] = float(loss.detach())
+        diagnostics["clipped_views"] = float(clipped.sum())
 
         front = (directions == DIRECTION_NAMES.index("front")) & (shading != TEXTURELESS)
         if self.clip is not None and config.lambda_clip_image > 0 and bool(front.any()):
@@ -186,6 +210,20 @@ class StableDiffusionGuidance(Guidance):
             loss = loss + config.lambda_clip_image * distance.mean()
             diagnostics["clip_image_distance"] = float(distance.detach().mean())
         return GuidanceOutput(loss=loss, diagnostics=diagnostics)
+
+    def view_embeddings(self, cameras: Cameras, directions: Int[Tensor, "views"]) -> Float[Tensor, "views tokens D"]:
+        """The prompt embedding each view is denoised under: its direction's, or front / side / back blended by its
+        azimuth (overhead and bottom views keep their own)."""
+        discrete = self.direction_embeddings[directions]
+        if not self.config.interpolate_direction_prompts:
+            return discrete
+        azimuth, _, _ = orbit_angles(cameras.camera_to_worlds[:, :3, 3].to(self.device))
+        weights = azimuth_prompt_weights(azimuth)
+        blended = torch.einsum("vk,ktd->vtd", weights.to(discrete), self.direction_embeddings[list(BLENDED)])
+        above_or_below = (directions == DIRECTION_NAMES.index("overhead")) | (
+            directions == DIRECTION_NAMES.index("bottom")
+        )
+        return torch.where(above_or_below[:, None, None], discrete, blended)
 
     def photo_distance(self, images: Float[Tensor, "views 3 H W"]) -> Float[Tensor, "views"]:
         """CLIP spherical distance of each image to the photo."""

@@ -1,7 +1,9 @@
 """Which diffusion timesteps score distillation draws from, as training goes on.
 
-NeuralLift-360 keeps the upper bound fixed and lowers the lower bound over the first part of training: early steps
-see only heavy noise (the prior decides coarse shape), later steps also light noise (the prior refines detail).
+By default the range is fixed at [0.2, 0.6] of the scheduler's timesteps, as in the proven recipes for a prior beside
+a photo (stable-dreamfusion's image mode, ``main.py``; Magic123, threestudio ``configs/magic123-coarse-sd.yaml``):
+heavy noise (t near 1) lets the prior redraw the object, which a photo-conditioned run does not want. The lower bound
+can be annealed, as NeuralLift-360 does (from 0.95 down to 0.05 over the first third of its run).
 """
 
 from __future__ import annotations
@@ -19,14 +21,15 @@ from lift_common.schedules import linear_ramp
 class TimestepSchedule:
     """The range of diffusion timesteps drawn at each step, as fractions of the scheduler's training timesteps."""
 
-    max_fraction: float = 0.95
-    """Upper bound, all through training (NeuralLift-360: max_sd 950 of 1000)."""
-    min_fraction_start: float = 0.5
-    """Lower bound at the first step."""
-    min_fraction_end: float = 0.05
-    """Lower bound once annealing ends (NeuralLift-360: min_sd 50 of 1000)."""
+    max_fraction: float = 0.6
+    """Upper bound, all through training (stable-dreamfusion's image mode t_range [0.2, 0.6], main.py; Magic123's
+    max_step_percent 0.6; NeuralLift-360's released code: 0.95)."""
+    min_fraction_start: float = 0.2
+    """Lower bound at the first step (stable-dreamfusion and Magic123: 0.2, fixed)."""
+    min_fraction_end: float = 0.2
+    """Lower bound once annealing ends (stable-dreamfusion and Magic123: 0.2, fixed; NeuralLift-360: 0.05)."""
     anneal_steps: int = 3333
-    """Steps over which the lower bound falls from start to end (the first third of a default run)."""
+    """Steps over which the lower bound moves from start to end (only matters when they differ)."""
 
     def bounds(self, step: int, num_train_timesteps: int) -> tuple[int, int]:
         """Smallest and largest timestep that may be drawn at ``step`` (inclusive)."""
