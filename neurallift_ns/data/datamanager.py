@@ -1,8 +1,8 @@
 """Batches for NeuralLift-360: the reference view with its photo, mask and depth, or sampled views around the object.
 
-Each training step is one or the other. The chance of a reference step is 1 during a warm-up, then falls linearly
-from ``reference_probability_start`` to ``reference_probability_end`` (NeuralLift-360 first fits the photo, then
-spends more and more steps on the views the prior completes).
+Each training step is one or the other: after a short warm-up on the photo alone, one step in
+``reference_step_interval`` is a reference step (stable-dreamfusion's ``known_view_interval``), so the photo is seen
+at a fixed rate all through training and the prior can never starve it.
 
 Outside training (``ns-export``, ``ns-eval``: test modes "test" and "inference"), ``next_train`` returns rays from
 cameras all around the object, so exported point clouds and meshes cover every side, not only the photo's.
@@ -19,10 +19,10 @@ from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.cameras.rays import RayBundle
 from nerfstudio.data.datamanagers.base_datamanager import VanillaDataManager, VanillaDataManagerConfig
 
-from lift_common.schedules import linear_ramp
 from neurallift_ns.data.orbit_views import (
     DIRECTION_NAMES,
     OrbitViewsConfig,
+    ReferenceView,
     orbit_cameras,
     sample_orbit_views,
     view_major_rays,
@@ -49,27 +49,22 @@ class NeuralLiftDataManagerConfig(VanillaDataManagerConfig):
     orbit: OrbitViewsConfig = field(default_factory=OrbitViewsConfig)
     """Where sampled views come from."""
     reference_only_steps: int = 100
-    """Warm-up steps that train on the reference view only."""
-    reference_probability_start: float = 0.7
-    """Chance of a reference step right after the warm-up."""
-    reference_probability_end: float = 0.25
-    """Chance of a reference step once the decay is over."""
-    reference_probability_decay_steps: int = 3000
-    """Steps after the warm-up over which the chance of a reference step falls from start to end."""
+    """Warm-up steps that train on the reference view only (the object's front takes shape before the prior sees
+    it; stable-dreamfusion has no warm-up, NeuralLift-360's released code none either: ours is short and harmless)."""
+    reference_step_interval: int = 2
+    """After the warm-up, one step in this many is a reference step, the others sampled steps (stable-dreamfusion's
+    known_view_interval, set to 2 in its image mode: main.py)."""
     num_eval_orbit_views: int = 8
     """Views evenly spaced around the object that evaluation renders for the logs (no ground truth)."""
     eval_orbit_resolution: int = 128
     """Side of those evaluation views, in pixels."""
 
 
-def reference_probability(step: int, config: NeuralLiftDataManagerConfig) -> float:
-    """Chance that training step ``step`` is a reference step."""
+def is_reference_step(step: int, config: NeuralLiftDataManagerConfig) -> bool:
+    """Whether training step ``step`` is a reference step."""
     if step < config.reference_only_steps:
-        return 1.0
-    end = config.reference_only_steps + config.reference_probability_decay_steps
-    return linear_ramp(
-        step, config.reference_only_steps, end, config.reference_probability_start, config.reference_probability_end
-    )
+        return True
+    return (step - config.reference_only_steps) % max(1, config.reference_step_interval) == 0
 
 
 def _resize(image: torch.Tensor, size: int, mode: str) -> torch.Tensor:
@@ -145,12 +140,15 @@ class NeuralLiftDataManager(VanillaDataManager):
     def _sampled_step(self, step: int) -> Tuple[RayBundle, Dict]:
         num = self.config.sampled_views_per_step
         size = self.config.sampled_resolution
+        dataparser = self.config.dataparser
         views = sample_orbit_views(
             num,
             size,
             self.config.orbit,
             step,
-            reference_elevation_deg=self.config.dataparser.reference_elevation_deg,
+            reference=ReferenceView(
+                dataparser.reference_elevation_deg, dataparser.reference_radius, dataparser.reference_fov_deg
+            ),
             generator=self._generator,
         )
         cameras = views.cameras.to(self.device)
@@ -190,7 +188,7 @@ class NeuralLiftDataManager(VanillaDataManager):
         self.train_count += 1
         if self.test_mode != "val":
             return self._all_around_rays()
-        if torch.rand(1, generator=self._generator).item() < reference_probability(step, self.config):
+        if is_reference_step(step, self.config):
             return self._reference_step()
         return self._sampled_step(step)
 

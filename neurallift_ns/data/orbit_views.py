@@ -33,9 +33,12 @@ class OrbitViewsConfig:
     """Azimuth of sampled cameras around the object, in degrees (0 is the reference view)."""
     fov_range_deg: Tuple[float, float] = (35.0, 45.0)
     """Field of view of sampled cameras, in degrees."""
-    azimuth_warmup_steps: int = 0
-    """Steps over which the azimuth range widens from the reference view to its full extent (0: full from the
-    start)."""
+    widening_steps: int = 4000
+    """Steps over which the ranges above widen from the reference camera to their full extent; 0: full from the
+    start (stable-dreamfusion's progressive_view, on in its image mode: the full ranges at 40% of its 10,000 steps,
+    nerf/utils.py)."""
+    widening_start_fraction: float = 0.2
+    """Fraction of each range that is open at the first step (stable-dreamfusion's progressive_view_init_ratio 0.2)."""
     near_reference_probability: float = 0.0
     """Chance that a sampled view is a jittered copy of the reference camera instead of a free orbit view."""
     near_reference_jitter_deg: float = 10.0
@@ -106,27 +109,49 @@ class SampledViews:
     directions: Int[Tensor, "num"]
 
 
+@dataclass
+class ReferenceView:
+    """Where the photo's camera is, the centre the sampled ranges widen from."""
+
+    elevation_deg: float = 0.0
+    radius: float = 3.0
+    fov_deg: float = 40.0
+
+
+def widened_range(full: Tuple[float, float], centre: float, fraction: float) -> Tuple[float, float]:
+    """``full`` shrunk toward ``centre`` (clamped into it): all of it at fraction 1, only ``centre`` at 0."""
+    centre = min(max(centre, full[0]), full[1])
+    return centre + fraction * (full[0] - centre), centre + fraction * (full[1] - centre)
+
+
+def widening_fraction(step: int, config: OrbitViewsConfig) -> float:
+    """How much of each range is open at ``step``."""
+    if config.widening_steps <= 0:
+        return 1.0
+    return linear_ramp(step, 0, config.widening_steps, config.widening_start_fraction, 1.0)
+
+
 def sample_orbit_views(
     num: int,
     resolution: int,
     config: OrbitViewsConfig,
     step: int,
-    reference_elevation_deg: float = 0.0,
+    reference: ReferenceView | None = None,
     generator: torch.Generator | None = None,
 ) -> SampledViews:
-    """``num`` random views: free orbit views (elevation uniform in angle), some jittered copies of the reference."""
-    widening = linear_ramp(step, 0, config.azimuth_warmup_steps, 0.0, 1.0) if config.azimuth_warmup_steps else 1.0
-    azimuth_low, azimuth_high = (value * widening for value in config.azimuth_range_deg)
-    azimuth = _uniform(azimuth_low, azimuth_high, num, generator)
-    elevation = _uniform(*config.elevation_range_deg, num, generator)
+    """``num`` random views: free orbit views within this step's ranges, some jittered copies of the reference."""
+    reference = reference or ReferenceView()
+    fraction = widening_fraction(step, config)
+    azimuth = _uniform(*widened_range(config.azimuth_range_deg, 0.0, fraction), num, generator)
+    elevation = _uniform(*widened_range(config.elevation_range_deg, reference.elevation_deg, fraction), num, generator)
+    radius = _uniform(*widened_range(config.radius_range, reference.radius, fraction), num, generator)
+    fov = _uniform(*widened_range(config.fov_range_deg, reference.fov_deg, fraction), num, generator)
     near_reference = torch.rand(num, generator=generator) < config.near_reference_probability
     jitter = config.near_reference_jitter_deg
     azimuth = torch.where(near_reference, _uniform(-jitter, jitter, num, generator), azimuth)
     elevation = torch.where(
-        near_reference, reference_elevation_deg + _uniform(-jitter, jitter, num, generator), elevation
+        near_reference, reference.elevation_deg + _uniform(-jitter, jitter, num, generator), elevation
     )
-    radius = _uniform(*config.radius_range, num, generator)
-    fov = _uniform(*config.fov_range_deg, num, generator)
     return SampledViews(
         cameras=orbit_cameras(azimuth, elevation, radius, fov, resolution),
         azimuth_deg=azimuth,

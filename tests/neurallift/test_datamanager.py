@@ -56,11 +56,10 @@ def test_several_sampled_views_per_step(photo: Path) -> None:
     datamanager = _datamanager(
         photo,
         reference_only_steps=0,
-        reference_probability_start=0.0,
-        reference_probability_end=0.0,
+        reference_step_interval=2,
         sampled_views_per_step=3,
     )
-    rays, batch = datamanager.next_train(5)
+    rays, batch = datamanager.next_train(5)  # odd steps are sampled steps
     assert not batch["is_reference"] and "image" not in batch
     assert rays.shape == (3 * 8 * 8,) and batch["num_views"] == 3 and batch["image_shape"] == (8, 8)
     assert batch["directions"].shape == (3,)

@@ -6,13 +6,15 @@ import pytest
 import torch
 
 from lift_common.schedules import linear_ramp
-from neurallift_ns.data.datamanager import NeuralLiftDataManagerConfig, reference_probability
+from neurallift_ns.data.datamanager import NeuralLiftDataManagerConfig, is_reference_step
 from neurallift_ns.data.orbit_views import (
     DIRECTION_NAMES,
     OrbitViewsConfig,
+    ReferenceView,
     direction_labels,
     orbit_cameras,
     sample_orbit_views,
+    widened_range,
 )
 
 
@@ -58,32 +60,38 @@ def test_direction_labels(azimuth: float, elevation: float, expected: str) -> No
     assert DIRECTION_NAMES[int(label)] == expected
 
 
-def test_azimuth_range_widens_over_the_warmup() -> None:
-    config = OrbitViewsConfig(azimuth_warmup_steps=100)
+def test_view_ranges_widen_from_the_reference_camera() -> None:
+    config = OrbitViewsConfig(widening_steps=100, widening_start_fraction=0.1)
+    reference = ReferenceView(elevation_deg=10.0, radius=3.0, fov_deg=40.0)
     generator = torch.Generator().manual_seed(0)
-    early = sample_orbit_views(500, 16, config, step=10, generator=generator).azimuth_deg
-    late = sample_orbit_views(500, 16, config, step=200, generator=generator).azimuth_deg
-    assert early.abs().max() <= 18.0 and late.abs().max() > 170.0
+    early = sample_orbit_views(500, 16, config, step=0, reference=reference, generator=generator)
+    late = sample_orbit_views(500, 16, config, step=200, reference=reference, generator=generator)
+    assert early.azimuth_deg.abs().max() <= 18.0 and late.azimuth_deg.abs().max() > 170.0
+    low, high = config.elevation_range_deg
+    assert 10.0 + 0.1 * (low - 10.0) <= early.elevation_deg.min() and early.elevation_deg.max() <= 10.0 + 0.1 * (
+        high - 10.0
+    )
+    assert late.elevation_deg.max() > high - 5.0
+    assert (early.radius - 3.0).abs().max() <= 0.1 * 0.5 + 1e-6
+
+
+def test_widened_range_clamps_its_centre_into_the_range() -> None:
+    assert widened_range((-10.0, 45.0), 0.0, 0.0) == (0.0, 0.0)
+    assert widened_range((-10.0, 45.0), 0.0, 1.0) == (-10.0, 45.0)
+    assert widened_range((35.0, 45.0), 60.0, 0.5) == (40.0, 45.0)
 
 
 def test_near_reference_views_stay_near_the_reference() -> None:
     config = OrbitViewsConfig(near_reference_probability=1.0, near_reference_jitter_deg=5.0)
-    views = sample_orbit_views(200, 16, config, step=0, reference_elevation_deg=10.0)
+    views = sample_orbit_views(200, 16, config, step=0, reference=ReferenceView(elevation_deg=10.0))
     assert views.azimuth_deg.abs().max() <= 5.0 and (views.elevation_deg - 10.0).abs().max() <= 5.0
     assert (views.directions == DIRECTION_NAMES.index("front")).all()
 
 
-def test_reference_probability_schedule() -> None:
-    config = NeuralLiftDataManagerConfig(
-        reference_only_steps=100,
-        reference_probability_start=0.8,
-        reference_probability_end=0.2,
-        reference_probability_decay_steps=1000,
-    )
-    assert reference_probability(99, config) == 1.0
-    assert reference_probability(100, config) == pytest.approx(0.8)
-    assert reference_probability(600, config) == pytest.approx(0.5)
-    assert reference_probability(5000, config) == pytest.approx(0.2)
+def test_reference_step_schedule() -> None:
+    config = NeuralLiftDataManagerConfig(reference_only_steps=100, reference_step_interval=3)
+    assert all(is_reference_step(step, config) for step in range(100))
+    assert [is_reference_step(step, config) for step in range(100, 106)] == [True, False, False, True, False, False]
 
 
 def test_linear_ramp() -> None:
