@@ -28,7 +28,7 @@ from neurallift_ns.data.masks import grabcut_mask, segmentation_model_mask
 
 CACHE_FOLDER_NAME = ".neurallift_cache"
 """Folder created beside the input photo for everything derived from it."""
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 """Bumped when the cached files' meaning changes, so old caches are not reused."""
 MIN_MASK_FRACTION = 0.001
 MAX_MASK_FRACTION = 0.98
@@ -213,7 +213,7 @@ def _run_stages(inputs: PhotoInputs, config: PreprocessConfig, folder: Path) -> 
 
         start = stage("framing")
         rgb, framed_mask, framed_depth = frame_object(
-            photo[..., :3], mask, depth, config.image_size, config.border_ratio
+            photo[..., :3], mask, depth, config.image_size, config.border_ratio if config.recenter else None
         )
         framed_depth = normalise_depth(framed_depth, "depth", framed_mask)
         timings["frame"] = time.perf_counter() - start

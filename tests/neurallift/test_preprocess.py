@@ -54,6 +54,19 @@ def test_cache_is_reused_and_keyed_by_content_and_settings(coffee_photo, tiny_de
     assert sorted(p.name for p in coffee_photo.parent.iterdir()) == [CACHE_FOLDER_NAME, coffee_photo.name]
 
 
+def test_a_photo_framed_for_the_camera_keeps_its_framing_without_recentring(tmp_path: Path) -> None:
+    """A render made by the reference camera must stay where the camera sees it: only padded and resized."""
+    rgba = np.zeros((40, 40, 4), np.uint8)
+    rgba[..., :3] = 90
+    rgba[4:20, 24:36, 3] = 255  # off-centre, small
+    Image.fromarray(rgba).save(tmp_path / "render.png")
+    result = preprocess_photo(
+        tmp_path / "render.png", PreprocessConfig(image_size=40, depth_method="silhouette", recenter=False)
+    )
+    mask = np.asarray(Image.open(result.mask_path)) > 127
+    np.testing.assert_array_equal(mask, rgba[..., 3] > 127)
+
+
 def test_user_mask_wins_and_user_depth_convention_is_applied(tmp_path: Path) -> None:
     folder = tmp_path / "object"
     folder.mkdir()
