@@ -161,13 +161,13 @@ def neurallift_pictures() -> None:
     from nerfstudio.scripts.train import main as ns_train_main
 
     from tests.neurallift.synthetic_object import write_reference_photo
-    from tests.neurallift.test_recovers_synthetic_object import STEPS, tiny_neurallift_config
+    from tests.neurallift.test_recovers_synthetic_object import STEPS, ground_truth_config
 
     # The run's config names the tests' ground-truth guidance: ns-export and ns-viewer must be able to import it.
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     work = Path(tempfile.mkdtemp(prefix="neurallift-pictures-"))
     data = write_reference_photo(work / "photo", size=64)
-    ns_train_main(tiny_neurallift_config(data, work / "outputs", STEPS))
+    ns_train_main(ground_truth_config(data, work / "outputs", STEPS))
     (config_path,) = (work / "outputs").glob("*/neurallift/*/config.yml")
     IMAGES.mkdir(parents=True, exist_ok=True)
     turntable(config_path).save(IMAGES / "neurallift-turntable.png")

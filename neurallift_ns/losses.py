@@ -7,14 +7,6 @@ from jaxtyping import Float
 from torch import Tensor
 
 
-def masked_rgb_loss(
-    rgb: Float[Tensor, "*rays 3"], target: Float[Tensor, "*rays 3"], mask: Float[Tensor, "*rays 1"]
-) -> Float[Tensor, ""]:
-    """Mean squared colour error over the object's pixels only (the mask loss handles the rest)."""
-    squared = ((rgb - target) ** 2 * mask).sum()
-    return squared / (3.0 * mask.sum()).clamp(min=1.0)
-
-
 def mask_loss(accumulation: Float[Tensor, "*rays 1"], mask: Float[Tensor, "*rays 1"]) -> Float[Tensor, ""]:
     """Opacity up inside the object's mask, down outside it (mean squared error)."""
     return torch.mean((accumulation - mask) ** 2)

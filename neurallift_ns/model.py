@@ -28,6 +28,7 @@ from nerfstudio.model_components.renderers import AccumulationRenderer, DepthRen
 from nerfstudio.model_components.scene_colliders import AABBBoxCollider
 from nerfstudio.models.base_model import Model, ModelConfig
 from nerfstudio.utils import colormaps
+from nerfstudio.viewer.viewer_elements import ViewerNumber
 from torch import Tensor, nn
 
 from lift_common.marching_cubes import MarchingCubesSupport
@@ -113,17 +114,22 @@ class NeuralLiftModelConfig(ModelConfig):
     """Ambient light in lambertian and textureless shading."""
     p_random_background: float = 0.75
     """Chance that a sampled view is seen against a random flat colour (the paper's p_randbg)."""
+    random_background_range: Tuple[float, float] = (0.2, 0.8)
+    """Range of each channel of that random colour; textureless views never get one (NeuralLift-360's released code:
+    U[0.2, 0.8], not on textureless views, which a flat dark colour would leave with nothing to see)."""
     background: Literal["network", "white"] = "network"
     """Background of sampled views otherwise: the background network of ray direction, or white."""
-    # Reference-view losses.
-    lambda_rgb: float = 40.0
-    """Weight of the reference view's masked RGB loss (the paper's ref_rgb_weight)."""
-    lambda_mask: float = 10.0
-    """Weight of the reference view's mask loss."""
-    lambda_depth_ranking: float = 0.1
-    """Weight of the depth ranking loss."""
-    reference_depth_amplify: float = 10.0
-    """Multiplies the depth ranking loss on the reference view (the paper's front_dist_amplify)."""
+    # Reference-view losses. The balance against the prior follows stable-dreamfusion's text+image recipe (see
+    # docs/neurallift_prior_defaults.md): NeuralLift-360's released weights were balanced against a prior that its
+    # fp16 gradient scaler had all but switched off.
+    lambda_rgb: float = 1000.0
+    """Weight of the reference view's RGB loss, a plain mean squared error over the whole view with the photo on white
+    (stable-dreamfusion: lambda_rgb 1000; Magic123: 1000)."""
+    lambda_mask: float = 500.0
+    """Weight of the reference view's mask loss (stable-dreamfusion: lambda_mask 500)."""
+    lambda_depth_ranking: float = 10.0
+    """Weight of the depth ranking loss on the reference view (NeuralLift-360's released code: a hard-coded 10; the
+    references use no ranking loss, stable-dreamfusion weighs its depth correlation loss 10)."""
     num_depth_pairs: int = 4096
     """Pixel pairs the depth ranking loss compares per reference step."""
     depth_ranking_margin: float = 1e-4
@@ -134,6 +140,9 @@ class NeuralLiftModelConfig(ModelConfig):
     """Weight of the edge-aware depth smoothness on the reference view."""
     reference_smoothness_amplify: float = 5.0
     """Multiplies the depth smoothness on the reference view (the paper's front_dsmooth_amplify)."""
+    reference_distortion_amplify: float = 10.0
+    """Multiplies the distortion loss on reference steps (NeuralLift-360's front_dist_amplify, which multiplies the
+    distortion loss, not the depth ranking loss)."""
     # Sampled-view losses.
     prompt: str = ""
     """What the object is, for the diffusion prior (e.g. "a ceramic coffee cup"); view words are appended. Empty:
@@ -210,6 +219,15 @@ class NeuralLiftModel(Model):
         self.renderer_normals = NormalsRenderer()
         self.step = 0
         self._generator = torch.Generator().manual_seed(0)
+        self._pixel_gradient_norms: dict[str, Tensor] = {}  # the latest of each kind of step, for their ratio
+        self._balance_for_viewer: Tensor | None = None
+        # Read-only: the viewer shows the balance of prior against photo as training goes on.
+        self.viewer_prior_balance = ViewerNumber(
+            "Prior / photo gradient",
+            0.0,
+            disabled=True,
+            hint="Norm of the prior's gradient on sampled views' pixels over the photo loss's on the reference view's",
+        )
         # Kept out of the module tree, so out of checkpoints: LPIPS's AlexNet and the guidance's networks.
         self.__dict__["image_metrics"] = ImageQualityMetrics()
 
@@ -227,23 +245,62 @@ class NeuralLiftModel(Model):
         )
 
     def get_param_groups(self) -> dict[str, list[nn.Parameter]]:
+        grid = list(self.field.encoding.parameters())
+        grid_ids = {id(parameter) for parameter in grid}
         return {
             "proposal_networks": list(self.proposal_networks.parameters()),
-            "fields": list(self.field.parameters()) + list(self.background_field.parameters()),
+            "hash_grid": grid,
+            "mlps": [p for p in self.field.parameters() if id(p) not in grid_ids]
+            + list(self.background_field.parameters()),
         }
 
     def get_training_callbacks(
         self, training_callback_attributes: TrainingCallbackAttributes
     ) -> List[TrainingCallback]:
+        # The trainer's loss scaler, to unscale the pixel gradients the balance is measured on (outside the modules).
+        self.__dict__["grad_scaler"] = getattr(training_callback_attributes, "grad_scaler", None)
+
         def before_step(step: int) -> None:
             if self.config.lambda_guidance > 0:
                 _ = self.guidance  # loaded before the first step, so a missing model stops the run at once
             self.update_to_step(step)
 
+        def after_step(step: int) -> None:
+            if self._balance_for_viewer is not None:
+                self.viewer_prior_balance.value = float(self._balance_for_viewer)
+                self._balance_for_viewer = None
+
         return [
             TrainingCallback([TrainingCallbackLocation.BEFORE_TRAIN_ITERATION], before_step),
             TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], self.proposal_sampler.step_cb),
+            TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], after_step),
         ]
+
+    def _watch_pixel_gradient(self, rgb: Tensor, is_reference: bool, metrics_dict: dict) -> None:
+        """Log the norm of the gradient that reaches the rendered pixels (the photo loss's on reference steps, the
+        prior's on sampled steps), the latest of the other kind beside it, and once both are known their ratio
+        ``prior_photo_gradient_ratio``, so a user sees which one is winning. Norms are read in the backward pass,
+        unscaled from mixed precision; every logged step carries all three, whichever kind of step it is."""
+        kind = "photo" if is_reference else "guidance"
+        current = torch.zeros((), device=rgb.device)
+        norms = {**self._pixel_gradient_norms, kind: current}
+        for name, norm in norms.items():
+            metrics_dict[f"pixel_gradient_norm/{name}"] = norm
+        ratio = torch.zeros((), device=rgb.device) if len(norms) == 2 else None
+        if ratio is not None:
+            metrics_dict["prior_photo_gradient_ratio"] = ratio
+        scaler = self.__dict__.get("grad_scaler")
+
+        def record(gradient: Tensor) -> None:
+            with torch.no_grad():
+                scale = scaler.get_scale() if scaler is not None and scaler.is_enabled() else 1.0
+                current.copy_(gradient.float().norm() / scale)
+                self._pixel_gradient_norms[kind] = current
+                if ratio is not None:
+                    ratio.copy_(norms["guidance"] / norms["photo"].clamp(min=1e-12))
+                    self._balance_for_viewer = ratio
+
+        rgb.register_hook(record)
 
     def update_to_step(self, step: int) -> None:
         """Set what follows the training step: the blob's fade and the proposal weights' anneal.
@@ -282,7 +339,10 @@ class NeuralLiftModel(Model):
             positions = cameras.camera_to_worlds[:, :, 3].cpu() if cameras is not None else torch.randn(num_views, 3)
             view_lights = random_light_directions(positions, generator=self._generator)
             random_colour = torch.rand(num_views, 1, generator=self._generator) < self.config.p_random_background
-            view_backgrounds = torch.where(random_colour, torch.rand(num_views, 3, generator=self._generator), 1.0)
+            random_colour &= (view_modes != SHADING_MODES.index("textureless"))[:, None]
+            low, high = self.config.random_background_range
+            colours = low + (high - low) * torch.rand(num_views, 3, generator=self._generator)
+            view_backgrounds = torch.where(random_colour, colours, 1.0)
             view_network = ~random_colour & (self.config.background == "network")
             batch["shading"] = view_modes
             modes = view_modes.repeat_interleave(rays_per_view)[:, None]
@@ -367,9 +427,14 @@ class NeuralLiftModel(Model):
             loss["interlevel"] = config.lambda_interlevel * interlevel_loss(
                 outputs["weights_list"], outputs["ray_samples_list"]
             )
-            loss["distortion"] = config.lambda_distortion * distortion_loss(
-                outputs["weights_list"], outputs["ray_samples_list"]
+            amplify = config.reference_distortion_amplify if "image" in batch else 1.0
+            loss["distortion"] = (
+                amplify
+                * config.lambda_distortion
+                * distortion_loss(outputs["weights_list"], outputs["ray_samples_list"])
             )
+        if self.training and metrics_dict is not None and outputs["rgb"].requires_grad:
+            self._watch_pixel_gradient(outputs["rgb"], "image" in batch, metrics_dict)
         if "image" in batch:
             loss.update(self._reference_losses(outputs, batch))
         elif self.training:
@@ -379,15 +444,16 @@ class NeuralLiftModel(Model):
     def _reference_losses(self, outputs: dict, batch: dict) -> dict[str, Tensor]:
         config = self.config
         image = batch["image"].to(self.device)
-        if "mask" not in batch:  # evaluation batches: the photo on white, everywhere
-            return {"rgb": config.lambda_rgb * torch.mean((outputs["rgb"] - image) ** 2)}
+        # The photo on white against the render on white, over the whole view (stable-dreamfusion's and Magic123's).
+        rgb = {"rgb": config.lambda_rgb * torch.mean((outputs["rgb"] - image) ** 2)}
+        if "mask" not in batch:  # evaluation batches
+            return rgb
         mask = batch["mask"].to(self.device)
         rough_depth = batch["depth"].to(self.device)
         loss = {
-            "rgb": config.lambda_rgb * losses.masked_rgb_loss(outputs["rgb"], image, mask),
+            **rgb,
             "mask": config.lambda_mask * losses.mask_loss(outputs["accumulation"], mask),
             "depth_ranking": config.lambda_depth_ranking
-            * config.reference_depth_amplify
             * losses.depth_ranking_loss(
                 outputs["depth"],
                 rough_depth,

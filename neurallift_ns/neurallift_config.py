@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from nerfstudio.configs.base_config import ViewerConfig
 from nerfstudio.engine.optimizers import AdamOptimizerConfig
-from nerfstudio.engine.schedulers import ExponentialDecaySchedulerConfig
 from nerfstudio.plugins.types import MethodSpecification
 
 from lift_common.trainer import LiftTrainerConfig
@@ -27,15 +26,14 @@ neurallift_method = MethodSpecification(
             datamanager=NeuralLiftDataManagerConfig(train_num_rays_per_batch=4096, eval_num_rays_per_batch=4096),
             model=NeuralLiftModelConfig(eval_num_rays_per_chunk=1 << 13),
         ),
+        # Constant learning rates, the hash grids at 1e-2 and the MLPs at 1e-3: Magic123 (threestudio
+        # configs/magic123-coarse-sd.yaml, no scheduler) and NeuralLift-360's released code
+        # (nerf/network_grid_finite.py, constant scheduler). Against a prior that keeps pushing, the photo keeps its
+        # full say until the end.
         optimizers={
-            "proposal_networks": {
-                "optimizer": AdamOptimizerConfig(lr=1e-2, eps=1e-15),
-                "scheduler": ExponentialDecaySchedulerConfig(lr_final=1e-4, max_steps=10000),
-            },
-            "fields": {
-                "optimizer": AdamOptimizerConfig(lr=1e-2, eps=1e-15),
-                "scheduler": ExponentialDecaySchedulerConfig(lr_final=1e-4, max_steps=10000),
-            },
+            "proposal_networks": {"optimizer": AdamOptimizerConfig(lr=1e-2, eps=1e-15), "scheduler": None},
+            "hash_grid": {"optimizer": AdamOptimizerConfig(lr=1e-2, eps=1e-15), "scheduler": None},
+            "mlps": {"optimizer": AdamOptimizerConfig(lr=1e-3, eps=1e-15), "scheduler": None},
         },
         viewer=ViewerConfig(num_rays_per_chunk=1 << 14),
         vis="viewer",

@@ -50,3 +50,32 @@ def test_random_lights_come_from_the_cameras_side() -> None:
     lights = random_light_directions(cameras, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(lights.norm(dim=-1), torch.ones(200))
     assert (lights[:, 1] < 0).float().mean() > 0.9
+
+
+def test_random_backgrounds_are_mid_tones_and_never_behind_textureless_views() -> None:
+    """A flat black behind a dark textureless render would leave the prior nothing to see."""
+    from nerfstudio.data.scene_box import SceneBox
+
+    from neurallift_ns.data.orbit_views import orbit_cameras, view_major_rays
+    from neurallift_ns.model import BACKGROUND_KEY, NeuralLiftModelConfig
+    from neurallift_ns.shading import SHADING_MODES
+
+    config = NeuralLiftModelConfig(
+        num_levels=2,
+        log2_hashmap_size=10,
+        max_res=16,
+        lambda_guidance=0.0,
+        shading_start_step=0,
+        p_random_background=1.0,
+    )
+    model = config.setup(scene_box=SceneBox(aabb=torch.tensor([[-1.0] * 3, [1.0] * 3])), num_train_data=1)
+    num = 400
+    cameras = orbit_cameras(torch.zeros(num), torch.zeros(num), torch.full((num,), 3.0), torch.full((num,), 40.0), 1)
+    batch = {"is_reference": False, "num_views": num, "cameras": cameras}
+    rays = model.prepare_rays(view_major_rays(cameras).flatten(), batch)
+    backgrounds = rays.metadata[BACKGROUND_KEY]
+    textureless = batch["shading"] == SHADING_MODES.index("textureless")
+    assert textureless.any() and (~textureless).any()
+    assert torch.equal(backgrounds[textureless], torch.ones_like(backgrounds[textureless]))
+    coloured = backgrounds[~textureless]
+    assert coloured.min() >= 0.2 and coloured.max() <= 0.8

@@ -52,8 +52,6 @@ def test_reference_view_psnr_after_a_short_fit(coffee_photo: Path, tiny_depth_mo
     train += ["--pipeline.datamanager.dataparser.preprocess.image-size", "48", "--pipeline.model.lambda-guidance", "0"]
     train += ["--pipeline.datamanager.dataparser.preprocess.mask-method", "grabcut"]
     train += ["--pipeline.datamanager.dataparser.preprocess.depth-model", str(tiny_depth_model)]
-    for group in ("fields", "proposal-networks"):
-        train += [f"--optimizers.{group}.scheduler.max-steps", str(STEPS)]
     check(run_command([*train, *TINY_MODEL], timeout=1800, HF_HUB_OFFLINE="1"))  # 1 min idle; slower on a busy machine
     (config,) = outputs.glob("*/neurallift/*/config.yml")
     check(run_command(["ns-eval", "--load-config", str(config), "--output-path", str(tmp_path / "eval.json")]))

@@ -8,14 +8,6 @@ import torch
 from neurallift_ns import losses
 
 
-def test_masked_rgb_loss_ignores_pixels_off_the_object() -> None:
-    rgb = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
-    target = torch.tensor([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
-    mask = torch.tensor([[1.0], [0.0]])
-    assert losses.masked_rgb_loss(rgb, target, mask) == pytest.approx(1.0)
-    assert losses.masked_rgb_loss(rgb, rgb, mask) == 0.0
-
-
 def test_mask_loss() -> None:
     accumulation = torch.tensor([[1.0], [0.5], [0.0]])
     mask = torch.tensor([[1.0], [0.0], [0.0]])

@@ -124,8 +124,6 @@ def neurallift_command(folder: Path, depth_model: Path, steps: int) -> list[str]
             "16",
         ),
         *("--pipeline.model.blob-fade-steps", "40", "--pipeline.model.proposal-warmup", "40"),
-        *("--optimizers.fields.scheduler.max-steps", str(steps)),
-        *("--optimizers.proposal-networks.scheduler.max-steps", str(steps)),
     ]
 
 

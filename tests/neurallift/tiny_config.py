@@ -1,0 +1,80 @@
+"""The neurallift method's config, sized for a CPU test on the synthetic object, its balance left at the defaults."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from pathlib import Path
+
+DEFAULT_RUN_STEPS = 10000
+"""Steps of a default ``ns-train neurallift`` run: the schedules below are fractions of it."""
+
+SCHEDULE_FIELDS = {
+    "reference_only_steps",
+    "reference_probability_decay_steps",
+    "widening_steps",
+    "anneal_steps",
+    "max_steps",
+    "blob_fade_steps",
+    "proposal_warmup",
+    "proposal_weights_anneal_max_num_iters",
+    "shading_start_step",
+}
+"""Config fields counted in training steps. A shortened run keeps each at the same fraction of the run (whichever of
+them the config has: the prior-balance benchmark also builds configs of older versions of the method)."""
+
+
+def scale_schedules(config, steps: int) -> None:
+    """Every schedule in ``config`` (a nested dataclass) shrunk from a default run's length to ``steps``."""
+    for item in dataclasses.fields(config):
+        value = getattr(config, item.name)
+        if item.name in SCHEDULE_FIELDS and isinstance(value, int):
+            setattr(config, item.name, max(1, round(value * steps / DEFAULT_RUN_STEPS)))
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            scale_schedules(value, steps)
+        elif isinstance(value, dict):
+            for entry in value.values():
+                for part in entry.values() if isinstance(entry, dict) else (entry,):
+                    if dataclasses.is_dataclass(part) and not isinstance(part, type):
+                        scale_schedules(part, steps)
+
+
+def tiny_neurallift_config(data: Path, output_dir: Path, steps: int, guidance=None):
+    """A ``neurallift`` trainer config for ``steps`` steps on the synthetic object's photo in ``data``.
+
+    Only sizes change (grids, samples, resolutions) and the schedules shrink with the run; the balance of the photo
+    against the prior (loss weights, how often the photo is seen, learning rates) is the method's default. Sampled
+    views are albedo on white, as the test priors render their targets.
+    """
+    from neurallift_ns.neurallift_config import neurallift_method
+
+    config = copy.deepcopy(neurallift_method.config)
+    config.output_dir = output_dir
+    config.vis = "tensorboard"
+    config.max_num_iterations = steps
+    config.steps_per_save = steps
+    config.steps_per_eval_batch = steps * 10
+    config.steps_per_eval_image = steps * 10
+    config.steps_per_eval_all_images = steps * 10
+    config.machine.seed = 0
+    config.machine.device_type = "cpu"
+    scale_schedules(config, steps)
+    datamanager = config.pipeline.datamanager
+    datamanager.data = data
+    datamanager.dataparser.preprocess.image_size = 64
+    datamanager.dataparser.preprocess.recenter = False
+    datamanager.reference_resolution = 32
+    datamanager.sampled_resolution = 32
+    model = config.pipeline.model
+    model.num_levels, model.max_res, model.log2_hashmap_size = 8, 64, 17
+    model.num_proposal_samples_per_ray, model.num_nerf_samples_per_ray = (64, 32), 32
+    for args in model.proposal_net_args_list:
+        args.update(num_levels=5, max_res=128, log2_hashmap_size=15)
+    model.blob_radius = 0.9  # the object reaches 0.85 from the centre: start it solid everywhere it could be
+    model.shading_probabilities = (1.0, 0.0, 0.0)
+    model.p_random_background = 0.0
+    model.background = "white"
+    model.lambda_orientation = 0.0
+    if guidance is not None:
+        model.guidance = guidance
+    return config
