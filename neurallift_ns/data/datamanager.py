@@ -125,7 +125,11 @@ class NeuralLiftDataManager(VanillaDataManager):
         y, x = torch.meshgrid(
             torch.arange(size, device=self.device)[rows], torch.arange(size, device=self.device)[cols], indexing="ij"
         )
-        coords = torch.stack([y, x], dim=-1).float() + 0.5
+        # Each ray at a random point of its pixel, not its centre: rays fixed at the centres let a prior that
+        # disagrees with the photo paint between them (the photo then holds only at this one resolution). The
+        # target is the pixel's area average, which is what a ray anywhere in the pixel should see on average.
+        jitter = torch.rand((*y.shape, 2), generator=self._generator).to(self.device)
+        coords = torch.stack([y, x], dim=-1).float() + jitter
         ray_bundle = self.reference_camera.generate_rays(camera_indices=0, coords=coords).flatten()
         height, width = y.shape
         batch = {

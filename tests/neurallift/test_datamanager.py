@@ -43,8 +43,23 @@ def test_reference_steps_during_warmup(photo: Path) -> None:
     assert batch["image"].shape == (256, 3) and batch["mask"].shape == (256, 1) and batch["depth"].shape == (256, 1)
     assert 0.2 < batch["mask"].mean() < 0.8
     # The reference camera's central ray points at the object's centre, from the front (-Y).
-    centre = rays.reshape((16, 16))[8, 8]
-    assert centre.origins[1] < 0 and torch.linalg.cross(centre.directions, -centre.origins).norm() < 0.15
+    # (Each ray is at a random point of its pixel: the four pixels around the centre average to it.)
+    central = rays.reshape((16, 16))[7:9, 7:9]
+    direction = torch.nn.functional.normalize(central.directions.reshape(-1, 3).mean(dim=0), dim=-1)
+    origin = central.origins[0, 0]
+    assert origin[1] < 0 and torch.linalg.cross(direction, -origin).norm() < 0.15
+
+
+def test_reference_rays_fall_anywhere_in_their_pixels(photo: Path) -> None:
+    """Rays fixed at pixel centres would let a prior paint between them; each reference step draws new points."""
+    datamanager = _datamanager(photo, reference_only_steps=10)
+    first, _ = datamanager.next_train(0)
+    second, _ = datamanager.next_train(1)
+    assert not torch.allclose(first.directions, second.directions)
+    camera = datamanager.reference_camera
+    centres = camera.generate_rays(camera_indices=0).flatten().directions
+    offsets = torch.stack([first.directions, second.directions]) - centres
+    assert offsets.abs().max() < float(1.0 / camera.fx[0, 0])  # within the pixel: at most half a pixel each way
 
 
 def test_reference_patches(photo: Path) -> None:

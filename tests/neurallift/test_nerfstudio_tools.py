@@ -20,7 +20,7 @@ TRAIN = [
     *("--max-num-iterations", str(STEPS), "--steps-per-save", "3", "--vis", "tensorboard", "--machine.seed", "0"),
     *("--pipeline.datamanager.train-num-rays-per-batch", "256", "--pipeline.datamanager.sampled-views-per-step", "1"),
     *("--pipeline.datamanager.reference-resolution", "16", "--pipeline.datamanager.sampled-resolution", "16"),
-    *("--pipeline.datamanager.reference-only-steps", "2", "--pipeline.datamanager.reference-probability-start", "0"),
+    *("--pipeline.datamanager.reference-only-steps", "2", "--pipeline.datamanager.reference-step-interval", "1000000"),
     *("--pipeline.datamanager.eval-orbit-resolution", "32", "--pipeline.datamanager.num-eval-orbit-views", "4"),
     *("--pipeline.datamanager.dataparser.preprocess.image-size", "32"),
     *("--pipeline.datamanager.dataparser.preprocess.mask-method", "grabcut"),
