@@ -36,14 +36,40 @@ def load_photo(path: Path, max_pixels: int = MAX_PIXELS) -> UInt8[np.ndarray, "h
     except UserInputError:
         raise
     except UnidentifiedImageError:
-        raise UserInputError(
-            f"{path} is not an image this program can read. Save it as PNG, JPEG or WebP and try again."
-        ) from None
+        raise _not_an_image(path) from None
     except (OSError, SyntaxError, ValueError) as error:  # PIL reports truncated or corrupt data as OSError
-        raise UserInputError(
-            f"{path} could not be read ({error}). The file may be truncated or corrupt; re-export it."
-        ) from None
+        raise _corrupt_image(path, error) from None
     return _downscale_to(array, max_pixels, path)
+
+
+def check_image_file(path: Path, described: str | None = None) -> None:
+    """Raise :class:`UserInputError` unless ``path`` is an image file PIL can open and whose data checks out.
+
+    Cheaper than reading it: for datasets of many images, checked before training reads them. ``described`` names
+    the file in the message (default: its path).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    described = described or str(path)
+    try:
+        with Image.open(path) as image:
+            image.verify()  # chunk structure and checksums (PNG), without decoding every pixel
+    except UnidentifiedImageError:
+        raise _not_an_image(described) from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise _corrupt_image(described, error) from None
+
+
+def _not_an_image(described) -> UserInputError:
+    return UserInputError(
+        f"{described} is not an image this program can read. Save it as PNG, JPEG or WebP and try again."
+    )
+
+
+def _corrupt_image(described, error: Exception) -> UserInputError:
+    return UserInputError(
+        f"{described} could not be read ({error}). The file may be truncated or corrupt; re-export it."
+    )
 
 
 def _draft_size(size: tuple[int, int], max_pixels: int) -> tuple[int, int]:

@@ -8,7 +8,6 @@ held-out views of training instances.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Type
@@ -18,6 +17,8 @@ from nerfstudio.data.dataparsers.base_dataparser import DataparserOutputs
 from nerfstudio.data.dataparsers.nerfstudio_dataparser import Nerfstudio, NerfstudioDataParserConfig
 
 from lift_common.errors import UserInputError
+from lift_common.images import check_image_file
+from lift_common.user_files import finite_array, positive_number, read_json
 
 LATENT_INDEX_KEY = "latent_index"
 """Camera (and so ray) metadata holding the row of the latent table that renders it."""
@@ -50,13 +51,64 @@ class LOLNeRFTransformsDataParser(Nerfstudio):
             raise UserInputError(
                 f"{transforms_path} does not exist. Pass a folder holding transforms.json with --data."
             )
+        meta = read_json(transforms_path, FIX_TRANSFORMS)
+        check_transforms(meta, transforms_path)
         outputs = super()._generate_dataparser_outputs(split, **kwargs)
-        latent_of_name, names = latent_indices_by_image_name(json.loads(transforms_path.read_text()))
+        # nerfstudio swaps in images_<N>/ (masks_<N>/) folders when downscaling: those must hold the files too.
+        for kind, files in (("image", outputs.image_filenames), ("mask", outputs.mask_filenames or [])):
+            _raise_for_missing(transforms_path, kind, [f for f in files if not Path(f).is_file()])
+        latent_of_name, names = latent_indices_by_image_name(meta)
         indices = torch.tensor([latent_of_name[path.name] for path in outputs.image_filenames], dtype=torch.long)
         cameras = outputs.cameras
         cameras.metadata = dict(cameras.metadata or {}, **{LATENT_INDEX_KEY: indices[:, None]})
         outputs.metadata = dict(outputs.metadata, num_latents=len(names), latent_names=names)
         return outputs
+
+
+FIX_TRANSFORMS = "Fix the file (nerfstudio's transforms.json format), or pass a folder of photos instead."
+INTRINSICS = ("fl_x", "fl_y", "cx", "cy", "w", "h")
+"""What nerfstudio needs of each camera, given once at the top of the file or in every frame."""
+REFERENCED_FILES = (("file_path", "image"), ("mask_path", "mask"), ("depth_file_path", "depth"))
+
+
+def check_transforms(meta: object, path: Path) -> None:
+    """Raise :class:`UserInputError` naming ``path`` and the frame unless ``meta`` is a transforms.json nerfstudio
+    can read: frames with a file_path and a 4x4 (or 3x4) finite pose, positive intrinsics, and referenced files that
+    exist and (images, masks) can be opened."""
+    frames = meta.get("frames") if isinstance(meta, dict) else None
+    if not isinstance(frames, list) or not frames or not all(isinstance(f, dict) for f in frames):
+        raise UserInputError(f"{path} has no list of 'frames' (one object per image). {FIX_TRANSFORMS}")
+    for index, frame in enumerate(frames):
+        where = f"{path}: frame {index}"
+        if not isinstance(frame.get("file_path"), str):
+            raise UserInputError(f"{where} has no 'file_path' (the image's path, relative to {path.parent}).")
+        finite_array(frame.get("transform_matrix"), ((4, 4), (3, 4)), f"{where}'s 'transform_matrix'")
+        for key in INTRINSICS:
+            if key in frame:
+                positive_number(frame[key], f"{where}'s '{key}'")
+            elif key not in meta:
+                raise UserInputError(f"{where} has no '{key}', and the file gives none for every frame. Add '{key}'.")
+    for key in INTRINSICS:
+        if key in meta:
+            positive_number(meta[key], f"{path}: '{key}'")
+    for key, kind in REFERENCED_FILES:
+        named = [frame[key] for frame in frames if key in frame]
+        _raise_for_missing(path, kind, [name for name in named if not (path.parent / str(name)).is_file()], path.parent)
+    for index, frame in enumerate(frames):
+        for key in ("file_path", "mask_path"):
+            if key in frame:
+                check_image_file(path.parent / frame[key], f"{path.parent / frame[key]} (frame {index} of {path})")
+
+
+def _raise_for_missing(path: Path, kind: str, missing: list, folder: Path | None = None) -> None:
+    if not missing:
+        return
+    names = ", ".join(str(name) for name in missing[:5]) + (", ..." if len(missing) > 5 else "")
+    relative = f" (paths are relative to {folder})" if folder is not None else ""
+    files = f"{len(missing)} {kind} file{'s' if len(missing) > 1 else ''} that do{'' if len(missing) > 1 else 'es'}"
+    raise UserInputError(
+        f"{path} names {files} not exist: {names}{relative}. Add the files, or fix the frames that name them."
+    )
 
 
 def latent_indices_by_image_name(meta: dict) -> tuple[dict[str, int], list[str]]:

@@ -98,3 +98,91 @@ def test_lolnerf_commands_explain_their_options() -> None:
     assert "--fine-tune-steps INT" in lift and "Further steps that also fine-tune the networks" in lift
     identities = help_text(check(run_command(["ns-lolnerf-identities", "--help"])))
     assert "--identities" in identities and "'sample:SEED'" in identities
+
+
+def _known_cameras(folder: Path, frames: int = 2) -> Path:
+    """A transforms.json of ``frames`` flat 16x16 images with known cameras, each a frame of its own instance."""
+    (folder / "images").mkdir(parents=True)
+    meta = {"fl_x": 20.0, "fl_y": 20.0, "cx": 8.0, "cy": 8.0, "w": 16, "h": 16, "frames": []}
+    for index in range(frames):
+        Image.fromarray(np.full((16, 16, 3), 40 * index, np.uint8)).save(folder / "images" / f"f{index}.png")
+        pose = np.eye(4)
+        pose[2, 3] = 3.0
+        meta["frames"].append({"file_path": f"images/f{index}.png", "transform_matrix": pose.tolist()})
+    (folder / "transforms.json").write_text(json.dumps(meta))
+    return folder
+
+
+def _read_known_cameras(folder: Path):
+    from lolnerf_ns.data.collection_dataparser import LOLNeRFCollectionDataParserConfig
+
+    return LOLNeRFCollectionDataParserConfig(data=folder).setup().get_dataparser_outputs("train")
+
+
+def _edit_transforms(folder: Path, edit) -> str:
+    meta = json.loads((folder / "transforms.json").read_text())
+    edit(meta)
+    (folder / "transforms.json").write_text(json.dumps(meta))
+    return (folder / "transforms.json").read_text()
+
+
+def test_known_cameras_are_read(tmp_path: Path) -> None:
+    outputs = _read_known_cameras(_known_cameras(tmp_path / "data"))
+    assert [p.name for p in outputs.image_filenames] == ["f0.png", "f1.png"]
+
+
+def test_ns_train_on_a_transforms_json_that_is_not_json_is_one_message(tmp_path: Path) -> None:
+    folder = _known_cameras(tmp_path / "data")
+    broken = (folder / "transforms.json").read_text()[:-20]
+    (folder / "transforms.json").write_text(broken)
+    result = run_command(
+        ["ns-train", "lolnerf", "--data", str(folder), "--output-dir", str(tmp_path / "out"), "--vis", "tensorboard"],
+        OMP_NUM_THREADS="1",
+    )
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())
+    assert f"{folder / 'transforms.json'} is not valid JSON (line 1, column" in message
+    assert "Traceback" not in result.stderr + result.stdout
+    assert (folder / "transforms.json").read_text() == broken  # the user's file is left as it was
+
+
+def test_transforms_json_naming_missing_images(tmp_path: Path) -> None:
+    folder = _known_cameras(tmp_path / "data", frames=3)
+    (folder / "images" / "f1.png").unlink()
+    (folder / "images" / "f2.png").unlink()
+    with pytest.raises(UserInputError, match=r"transforms\.json names 2 image files that do not exist: images/f1\.png"):
+        _read_known_cameras(folder)
+
+
+def test_transforms_json_naming_an_unreadable_image(tmp_path: Path) -> None:
+    folder = _known_cameras(tmp_path / "data")
+    (folder / "images" / "f1.png").write_bytes(b"not a png")
+    with pytest.raises(UserInputError, match=r"f1\.png \(frame 1 of .*transforms\.json\) is not an image"):
+        _read_known_cameras(folder)
+
+
+def test_transforms_json_naming_a_missing_mask(tmp_path: Path) -> None:
+    folder = _known_cameras(tmp_path / "data", frames=1)
+    _edit_transforms(folder, lambda meta: meta["frames"][0].update(mask_path="masks/f0.png"))
+    with pytest.raises(UserInputError, match=r"names 1 mask file that does not exist: masks/f0\.png"):
+        _read_known_cameras(folder)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda meta: meta.update(frames={}), r"has no list of 'frames'"),
+        (lambda meta: meta["frames"][1].pop("file_path"), r"frame 1 has no 'file_path'"),
+        (lambda meta: meta["frames"][0].update(transform_matrix=[[1, 0], [0, 1]]), r"frame 0's 'transform_matrix' is"),
+        (lambda meta: meta["frames"][1]["transform_matrix"][0].__setitem__(3, float("nan")), r"frame 1's 'transform_m"),
+        (lambda meta: meta.pop("fl_x"), r"frame 0 has no 'fl_x'"),
+        (lambda meta: meta.update(w="wide"), r"'w' is 'wide'; it must be a positive number"),
+        (lambda meta: meta.update(fl_y=float("inf")), r"'fl_y' is inf; it must be a positive number"),
+    ],
+)
+def test_transforms_json_with_bad_frames(tmp_path: Path, edit, message: str) -> None:
+    folder = _known_cameras(tmp_path / "data")
+    before = _edit_transforms(folder, edit)
+    with pytest.raises(UserInputError, match=message):
+        _read_known_cameras(folder)
+    assert (folder / "transforms.json").read_text() == before
