@@ -3,6 +3,7 @@
 Imported by every ``ns-*`` command through the method configs, so it stays light: torch and numpy only.
 """
 
-from lift_common.checkpoints import allow_numpy_scalars_in_checkpoints
+from lift_common.checkpoints import allow_numpy_scalars_in_checkpoints, report_refused_checkpoints_in_one_line
 
 allow_numpy_scalars_in_checkpoints()
+report_refused_checkpoints_in_one_line()

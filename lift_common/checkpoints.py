@@ -4,17 +4,31 @@ nerfstudio 1.1.5 calls ``torch.load`` without ``weights_only``; since torch 2.6 
 the numpy scalars nerfstudio's own schedulers leave in optimizer and scheduler states (nerfstudio issue #3683). Rather
 than turning safe loading off, we add numpy's scalar and numeric dtype reconstructors to torch's allowlist: they
 rebuild numbers from bytes and cannot run code.
+
+A checkpoint that holds anything else is refused, never loaded unsafely (``weights_only=False`` would run whatever
+code its pickle names). nerfstudio's own commands (``ns-eval``, ``ns-render``, ``ns-train --load-dir`` ...) call
+``torch.load`` where we cannot catch the refusal, so :func:`report_refused_checkpoints_in_one_line` turns the
+uncaught refusal into one line naming the file; our own commands raise :class:`UserInputError` for it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import os
+import pickle
+import re
+import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import numpy as np
 import torch
+
+from lift_common.errors import UserInputError
 
 
 def _numpy_scalar_reconstructor() -> Any:
@@ -62,3 +76,76 @@ def save_checkpoint_atomically(state: dict[str, Any], path: Path, partial_dir: P
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """A checkpoint read with torch's safe loading only; a missing, corrupt or unsafe file raises
+    :class:`UserInputError` naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"Checkpoint {path} does not exist. Pass a .ckpt that ns-train wrote.")
+    with refused_checkpoints_as_user_errors():
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except (RuntimeError, EOFError) as error:  # torch's zip reader reports truncated files as RuntimeError
+            raise UserInputError(
+                f"{path} is not a complete checkpoint ({str(error).splitlines()[0]}). It may be truncated: use "
+                "another step's checkpoint, or train again."
+            ) from None
+
+
+def refused_checkpoint_error(error: BaseException) -> UserInputError | None:
+    """The one-line error for a file torch's safe loading refused (``error`` raised by ``torch.load``, which names
+    the file in its frame), or None for any other error."""
+    if not isinstance(error, pickle.UnpicklingError):
+        return None
+    path = _file_passed_to_torch_load(error.__traceback__)
+    if path is None:
+        return None
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+    names = f" ({found.group(1)})" if found else ""
+    return UserInputError(
+        f"{path} holds objects that are not safe to load{names}, so it was not loaded. Use a checkpoint that "
+        "ns-train wrote, or one from a source you trust re-saved with only tensors and numbers."
+    )
+
+
+@contextlib.contextmanager
+def refused_checkpoints_as_user_errors() -> Iterator[None]:
+    """Inside the block, a checkpoint refused by ``torch.load``'s safe loading raises :class:`UserInputError`."""
+    try:
+        yield
+    except pickle.UnpicklingError as error:
+        refused = refused_checkpoint_error(error)
+        if refused is None:
+            raise
+        raise refused from None
+
+
+def report_refused_checkpoints_in_one_line() -> None:
+    """Print an uncaught refusal of torch's safe loading as one line naming the file instead of a traceback (the
+    process still exits with status 1). Other uncaught errors go to the previous hook. Idempotent."""
+    previous = sys.excepthook
+    if getattr(previous, "reports_refused_checkpoints", False):
+        return
+
+    def hook(kind: type[BaseException], error: BaseException, traceback: TracebackType | None) -> None:
+        refused = refused_checkpoint_error(error)
+        if refused is None:
+            previous(kind, error, traceback)
+        else:
+            print(refused.code, file=sys.stderr)
+
+    hook.reports_refused_checkpoints = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
+
+
+def _file_passed_to_torch_load(traceback: TracebackType | None) -> Any:
+    load = inspect.unwrap(torch.serialization.load)
+    first_parameter = next(iter(inspect.signature(load).parameters))
+    while traceback is not None:
+        frame = traceback.tb_frame
+        if frame.f_code is load.__code__:
+            return frame.f_locals.get(first_parameter)
+        traceback = traceback.tb_next
+    return None

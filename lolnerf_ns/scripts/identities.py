@@ -54,6 +54,7 @@ class ChooseIdentities:
             training_view_geometry,
             write_camera_path,
         )
+        from lift_common.checkpoints import refused_checkpoints_as_user_errors
         from lolnerf_ns.runs import read_run_config, safe_name, write_config
 
         if not self.identities:
@@ -61,7 +62,10 @@ class ChooseIdentities:
         config = read_run_config(self.load_config)
         config.pipeline.model.render_identities = tuple(self.identities)
         # Building the model checks every identity against the run's names; a wrong one is one message.
-        _, pipeline, _, _ = eval_setup(self.load_config, test_mode="inference", update_config_callback=lambda _: config)
+        with refused_checkpoints_as_user_errors():
+            _, pipeline, _, _ = eval_setup(
+                self.load_config, test_mode="inference", update_config_callback=lambda _: config
+            )
         folder = self.output_dir or config.get_base_dir() / "identities" / safe_name("-".join(self.identities))
         config_path = write_config(config, folder / "config.yml")
         geometry = training_view_geometry(pipeline.datamanager.train_dataset.cameras)

@@ -69,6 +69,7 @@ class LiftPhoto:
             training_view_geometry,
             write_camera_path,
         )
+        from lift_common.checkpoints import refused_checkpoints_as_user_errors
         from lolnerf_ns.lift import lift_latent, target_from_landmarks, target_with_known_camera
         from lolnerf_ns.runs import read_run_config, safe_name, write_lifted_run
 
@@ -80,9 +81,10 @@ class LiftPhoto:
         if lifted_folder.exists():
             raise UserInputError(f"{lifted_folder} exists already. Pass another --name, or delete that folder.")
 
-        _, pipeline, _, step = eval_setup(
-            self.load_config, test_mode="inference", update_config_callback=lambda _: config
-        )
+        with refused_checkpoints_as_user_errors():
+            _, pipeline, _, step = eval_setup(
+                self.load_config, test_mode="inference", update_config_callback=lambda _: config
+            )
         model = pipeline.model
         if name in model.identity_names:
             raise UserInputError(f"The run already has an identity named '{name}'. Pass another --name.")

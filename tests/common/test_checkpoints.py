@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -52,3 +54,53 @@ def test_failed_save_keeps_the_previous_checkpoint(tmp_path: Path) -> None:
         save_checkpoint_atomically({"step": 2, "bad": Unpicklable()}, path, partial_dir=partial_dir)
     assert torch.load(path, weights_only=True)["step"] == 1
     assert list(partial_dir.iterdir()) == []
+
+
+class RunsCodeWhenUnpickled:
+    """Unpickles as ``Path.touch(marker)``: proof, if the marker appears, that a loader ran the file's code."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return Path.touch, (self.marker,)
+
+
+def _poisoned_checkpoint(folder: Path) -> tuple[Path, Path]:
+    path, marker = folder / "step-000000001.ckpt", folder / "code-ran"
+    torch.save({"step": 1, "pipeline": {}, "thing": RunsCodeWhenUnpickled(marker)}, path)
+    return path, marker
+
+
+def test_a_checkpoint_holding_unsafe_objects_is_one_message_and_never_loaded(tmp_path: Path) -> None:
+    from lift_common.checkpoints import load_checkpoint
+    from lift_common.errors import UserInputError
+
+    path, marker = _poisoned_checkpoint(tmp_path)
+    before = path.read_bytes()
+    with pytest.raises(
+        UserInputError, match=rf"{path} holds objects that are not safe to load \(getattr\), so it was not loaded"
+    ):
+        load_checkpoint(path)
+    assert not marker.exists() and path.read_bytes() == before
+
+
+def test_a_truncated_checkpoint_is_one_message(tmp_path: Path) -> None:
+    from lift_common.checkpoints import load_checkpoint
+    from lift_common.errors import UserInputError
+
+    path = tmp_path / "step-000000001.ckpt"
+    torch.save({"step": 1}, path)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(UserInputError, match=rf"{path} is not a complete checkpoint"):
+        load_checkpoint(path)
+
+
+def test_an_uncaught_refusal_in_a_tool_is_one_line(tmp_path: Path) -> None:
+    """As in nerfstudio's ns-eval, ns-render, ns-train --load-dir: torch.load's refusal is not caught by the tool."""
+    path, marker = _poisoned_checkpoint(tmp_path)
+    code = f"import lift_common, torch; torch.load({str(path)!r}, map_location='cpu')"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"Error: {path} holds objects that are not safe to load") and not marker.exists()

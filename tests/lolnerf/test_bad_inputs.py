@@ -186,3 +186,27 @@ def test_transforms_json_with_bad_frames(tmp_path: Path, edit, message: str) -> 
     with pytest.raises(UserInputError, match=message):
         _read_known_cameras(folder)
     assert (folder / "transforms.json").read_text() == before
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["ns-eval", "--output-path", "eval.json"], ["ns-lolnerf-identities", "--identities", "0"]],
+)
+def test_a_checkpoint_holding_unsafe_objects_is_one_line(tmp_path: Path, command: list[str]) -> None:
+    import copy
+
+    from lolnerf_ns.lolnerf_config import lolnerf_method
+    from tests.common.test_checkpoints import _poisoned_checkpoint
+
+    config = copy.deepcopy(lolnerf_method.config)
+    config.data = _known_cameras(tmp_path / "data")
+    config.pipeline.datamanager.data = config.data
+    config.output_dir, config.experiment_name, config.timestamp = tmp_path / "outputs", "run", "now"
+    config.get_checkpoint_dir().mkdir(parents=True)
+    config.save_config()
+    checkpoint, marker = _poisoned_checkpoint(config.get_checkpoint_dir())
+    before = checkpoint.read_bytes()
+    result = run_command([*command, "--load-config", str(config.get_base_dir() / "config.yml")], cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
+    assert f"Error: {checkpoint} holds objects that are not safe to load" in result.stderr.splitlines()[-1]
+    assert not marker.exists() and checkpoint.read_bytes() == before
