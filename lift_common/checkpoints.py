@@ -85,23 +85,22 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise UserInputError(f"Checkpoint {path} does not exist. Pass a .ckpt that ns-train wrote.")
     with refused_checkpoints_as_user_errors():
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        except (RuntimeError, EOFError) as error:  # torch's zip reader reports truncated files as RuntimeError
-            raise UserInputError(
-                f"{path} is not a complete checkpoint ({str(error).splitlines()[0]}). It may be truncated: use "
-                "another step's checkpoint, or train again."
-            ) from None
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def refused_checkpoint_error(error: BaseException) -> UserInputError | None:
-    """The one-line error for a file torch's safe loading refused (``error`` raised by ``torch.load``, which names
-    the file in its frame), or None for any other error."""
-    if not isinstance(error, pickle.UnpicklingError):
+    """The one-line error for a file ``torch.load`` refused (unsafe objects) or could not read (truncated), naming
+    the file from torch.load's frame; None for an error raised elsewhere."""
+    if not isinstance(error, (pickle.UnpicklingError, RuntimeError, EOFError)):
         return None
     path = _file_passed_to_torch_load(error.__traceback__)
     if path is None:
         return None
+    if not isinstance(error, pickle.UnpicklingError):  # torch's zip reader reports a truncated file as RuntimeError
+        return UserInputError(
+            f"{path} could not be read as a checkpoint ({str(error).splitlines()[0] if str(error) else 'no data'}). "
+            "It may be truncated: use another step's checkpoint, or train again."
+        )
     found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
     names = f" ({found.group(1)})" if found else ""
     return UserInputError(
@@ -112,10 +111,10 @@ def refused_checkpoint_error(error: BaseException) -> UserInputError | None:
 
 @contextlib.contextmanager
 def refused_checkpoints_as_user_errors() -> Iterator[None]:
-    """Inside the block, a checkpoint refused by ``torch.load``'s safe loading raises :class:`UserInputError`."""
+    """Inside the block, a checkpoint ``torch.load`` refuses or cannot read raises :class:`UserInputError`."""
     try:
         yield
-    except pickle.UnpicklingError as error:
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
         refused = refused_checkpoint_error(error)
         if refused is None:
             raise
@@ -123,8 +122,8 @@ def refused_checkpoints_as_user_errors() -> Iterator[None]:
 
 
 def report_refused_checkpoints_in_one_line() -> None:
-    """Print an uncaught refusal of torch's safe loading as one line naming the file instead of a traceback (the
-    process still exits with status 1). Other uncaught errors go to the previous hook. Idempotent."""
+    """Print an uncaught refusal or read error of ``torch.load`` as one line naming the file instead of a traceback
+    (the process still exits with status 1). Other uncaught errors go to the previous hook. Idempotent."""
     previous = sys.excepthook
     if getattr(previous, "reports_refused_checkpoints", False):
         return
