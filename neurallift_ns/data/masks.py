@@ -2,7 +2,9 @@
 
 The segmentation model is CLIPSeg through transformers (text-prompted, so it finds "the main object" or whatever the
 user names), loaded from a Hub id or a local folder. GrabCut needs no weights: seeded with the photo's border as
-background, it separates the object that a photographer centres from its surroundings.
+background, it separates the object that a photographer centres from its surroundings. Its colour models see three
+channels; a grayscale photo has one, so GrabCut is given brightness, local contrast and smoothed brightness instead
+(texture separates a cat's fur from a blurred background that has the same grey).
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from lift_common.pretrained import resolve_pretrained
 
 GRABCUT_BORDER = 0.05
 """Fraction of the photo's width and height, at each edge, that GrabCut takes as sure background."""
+GRAYSCALE_SPREAD = 8
+"""A photo whose channels differ by at most this (of 255) at 99% of pixels has no colour (JPEG chroma noise aside)."""
+TEXTURE_SIGMA_PX = 4.0
+"""Gaussian window of the local contrast and smoothing, in pixels of GrabCut's (at most 512 px) image."""
 
 
 def largest_component(mask: Bool[np.ndarray, "H W"]) -> Bool[np.ndarray, "H W"]:
@@ -45,11 +51,33 @@ def grabcut_mask(rgb: UInt8[np.ndarray, "H W 3"], iterations: int = 5) -> Bool[n
     labels[:border_y], labels[-border_y:], labels[:, :border_x], labels[:, -border_x:] = (cv2.GC_BGD,) * 4
     background_model = np.zeros((1, 65), np.float64)
     foreground_model = np.zeros((1, 65), np.float64)
-    bgr = np.ascontiguousarray(small[..., ::-1])
+    bgr = np.ascontiguousarray(grayscale_features(small[..., 0]) if is_grayscale(small) else small[..., ::-1])
     cv2.grabCut(bgr, labels, None, background_model, foreground_model, iterations, cv2.GC_INIT_WITH_MASK)
     foreground = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
     foreground = cv2.resize(foreground, (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
     return largest_component(foreground)
+
+
+def is_grayscale(rgb: UInt8[np.ndarray, "H W 3"]) -> bool:
+    """Whether the photo's three channels carry one grey value per pixel."""
+    spread = rgb.max(axis=-1).astype(np.int16) - rgb.min(axis=-1)
+    return float(np.percentile(spread, 99)) <= GRAYSCALE_SPREAD
+
+
+def grayscale_features(gray: UInt8[np.ndarray, "H W"]) -> UInt8[np.ndarray, "H W 3"]:
+    """Brightness, local contrast (standard deviation in a Gaussian window) and smoothed brightness, each stretched
+    over 0-255: three channels that tell object from background in a photo without colour."""
+    import cv2
+
+    brightness = gray.astype(np.float32)
+    mean = cv2.GaussianBlur(brightness, (0, 0), TEXTURE_SIGMA_PX)
+    contrast = np.sqrt(np.maximum(cv2.GaussianBlur(brightness**2, (0, 0), TEXTURE_SIGMA_PX) - mean**2, 0.0))
+    return np.dstack([_stretch(brightness), _stretch(contrast), _stretch(mean)])
+
+
+def _stretch(values: np.ndarray) -> np.ndarray:
+    low, high = np.percentile(values, (1, 99))
+    return np.clip((values - low) * (255.0 / max(float(high - low), 1e-6)), 0, 255).astype(np.uint8)
 
 
 def segmentation_model_mask(

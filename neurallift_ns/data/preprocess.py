@@ -28,7 +28,7 @@ from neurallift_ns.data.masks import grabcut_mask, segmentation_model_mask
 
 CACHE_FOLDER_NAME = ".neurallift_cache"
 """Folder created beside the input photo for everything derived from it."""
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 """Bumped when the cached files' meaning changes, so old caches are not reused."""
 MIN_MASK_FRACTION = 0.001
 MAX_MASK_FRACTION = 0.98
