@@ -9,7 +9,6 @@ as the collection's photos were.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from torch import Tensor
 
 from lift_common.errors import UserInputError
 from lift_common.images import load_mask, load_photo
+from lift_common.user_files import finite_array, positive_number, read_json
 from lolnerf_ns.data.camera_fit import fit_camera_to_keypoints
 from lolnerf_ns.model import LATENT_CODE_KEY, LOLNeRFModel
 
@@ -65,8 +65,13 @@ def target_with_known_camera(photo: Path, transforms: Path, mask: Path | None = 
     transforms = transforms / "transforms.json" if transforms.is_dir() else transforms
     if not transforms.is_file():
         raise UserInputError(f"{transforms} does not exist. Pass the transforms.json holding the photo's camera.")
-    meta = json.loads(transforms.read_text())
-    frames = [f for f in meta.get("frames", []) if Path(f["file_path"]).name == photo.name]
+    meta = read_json(transforms, "Pass the transforms.json holding the photo's camera (nerfstudio's format).")
+    frames = meta.get("frames") if isinstance(meta, dict) else None
+    if not isinstance(frames, list):
+        raise UserInputError(
+            f"{transforms} has no list of 'frames'. Pass the transforms.json holding the photo's camera."
+        )
+    frames = [f for f in frames if isinstance(f, dict) and Path(str(f.get("file_path", ""))).name == photo.name]
     if not frames:
         raise UserInputError(
             f"{transforms} has no frame whose file_path ends in {photo.name}. Add the photo's frame, or name the "
@@ -78,10 +83,15 @@ def target_with_known_camera(photo: Path, transforms: Path, mask: Path | None = 
     size = {key: frame.get(key, meta.get(key)) for key in ("fl_x", "fl_y", "cx", "cy", "w", "h")}
     if None in (size["fl_x"], size["fl_y"]):
         raise UserInputError(f"{transforms}: the frame of {photo.name} has no focal length (fl_x, fl_y).")
+    where = f"{transforms}: the frame of {photo.name}"
+    for key, value in size.items():
+        if value is not None:
+            size[key] = positive_number(value, f"{where}: '{key}'")
+    pose = finite_array(frame.get("transform_matrix"), ((4, 4), (3, 4)), f"{where}: 'transform_matrix'")
     scale_x = width / float(size["w"] or width)
     scale_y = height / float(size["h"] or height)
     camera = Cameras(
-        camera_to_worlds=torch.tensor(frame["transform_matrix"], dtype=torch.float32)[None, :3],
+        camera_to_worlds=torch.tensor(pose, dtype=torch.float32)[None, :3],
         fx=float(size["fl_x"]) * scale_x,
         fy=float(size["fl_y"]) * scale_y,
         cx=float(size["cx"] if size["cx"] is not None else width / 2) * scale_x,
@@ -89,7 +99,12 @@ def target_with_known_camera(photo: Path, transforms: Path, mask: Path | None = 
         width=width,
         height=height,
     )
-    mask_path = mask or (transforms.parent / frame["mask_path"] if "mask_path" in frame else None)
+    mask_path = mask or (transforms.parent / str(frame["mask_path"]) if "mask_path" in frame else None)
+    if mask is None and mask_path is not None and not mask_path.is_file():
+        raise UserInputError(
+            f"{where} names the mask {frame['mask_path']}, which does not exist in {transforms.parent}. Add the "
+            "mask, fix the frame's mask_path, or pass --mask."
+        )
     mask_array = load_mask(mask_path, (height, width), photo.name) if mask_path is not None else alpha
     return LiftTarget(_to_tensor(rgb), _mask_tensor(mask_array), camera, f"frame {photo.name} of {transforms}")
 
@@ -135,7 +150,7 @@ def target_from_landmarks(
     if landmarks is not None:
         if len(landmarks) != 10:
             raise UserInputError(f"--landmarks takes 10 numbers (x1 y1 ... x5 y5); got {len(landmarks)}.")
-        points = np.asarray(landmarks, dtype=np.float64).reshape(5, 2) * scale
+        points = finite_array(np.reshape(landmarks, (5, 2)), ((5, 2),), "--landmarks") * scale
         source = "the given landmarks"
     else:
         from lolnerf_ns.data.landmarks import FaceLandmarkDetector, SelfieSegmenter

@@ -19,13 +19,13 @@ Coordinates are pixels of the original image, x to the right, y down.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
 from jaxtyping import Bool, Float, UInt8
 
 from lift_common.errors import UserInputError
+from lift_common.user_files import finite_array, read_json
 
 # Face-mesh vertex indices of each landmark, in LANDMARK_NAMES order (image-left eye corners, image-right eye corners,
 # nose tip, image-left mouth corner, image-right mouth corner).
@@ -78,25 +78,37 @@ def read_landmarks_file(path: Path) -> dict[str, Float[np.ndarray, "5 2"]]:
     path = Path(path)
     if not path.is_file():
         raise UserInputError(f"Landmarks file {path} does not exist. Pass a JSON or CSV file with --landmarks.")
-    try:
-        if path.suffix.lower() == ".json":
-            entries = json.loads(path.read_text()).items()
-        else:
+    if path.suffix.lower() == ".json":
+        content = read_json(path, "Fix the landmarks file (see the documented format).")
+        if not isinstance(content, dict):
+            raise UserInputError(
+                f"{path} holds a {type(content).__name__}; it must map each image name to its 5 (x, y) points, "
+                'as {"photo.jpg": [[x1, y1], ..., [x5, y5]]}.'
+            )
+        entries = list(content.items())
+    else:
+        try:
             rows = [row for row in csv.reader(path.read_text().splitlines()) if row and row[0].strip()]
             if rows and not _is_number(rows[0][1] if len(rows[0]) > 1 else ""):
                 rows = rows[1:]  # header
             entries = [(row[0].strip(), [float(v) for v in row[1:]]) for row in rows]
-    except (ValueError, json.JSONDecodeError) as error:
-        raise UserInputError(f"{path} could not be read as landmarks ({error}). See the documented format.") from None
+        except (ValueError, OSError, UnicodeDecodeError) as error:
+            raise UserInputError(
+                f"{path} could not be read as landmarks ({error}). See the documented format."
+            ) from None
     landmarks = {}
     for name, values in entries:
-        points = np.asarray(values, dtype=np.float64).reshape(-1)
-        if points.size != 10:
+        where = f"{path}: '{name}'"
+        try:
+            points = np.asarray(values, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            points = None  # text or ragged lists: finite_array says so
+        if points is not None and points.size != 10:
             raise UserInputError(
-                f"{path}: '{name}' has {points.size} numbers; every image needs exactly 5 (x, y) points "
+                f"{where} has {points.size} numbers; every image needs exactly 5 (x, y) points "
                 "(10 numbers), in the same order for every image."
             )
-        landmarks[name] = points.reshape(5, 2)
+        landmarks[name] = finite_array(values if points is None else points.reshape(5, 2), ((5, 2),), where)
     return landmarks
 
 

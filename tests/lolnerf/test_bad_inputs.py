@@ -210,3 +210,24 @@ def test_a_checkpoint_holding_unsafe_objects_is_one_line(tmp_path: Path, command
     assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
     assert f"Error: {checkpoint} holds objects that are not safe to load" in result.stderr.splitlines()[-1]
     assert not marker.exists() and checkpoint.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("[[10, 10]]", r"points\.json holds a list; it must map each image name to its 5 \(x, y\) points"),
+        ('{"p0.png": "nose"}', r"points\.json: 'p0\.png' is not a 5x2 array of numbers"),
+        ('{"p0.png": [10, 10, 30, 10, 20, 20, 12, 30, 28, NaN]}', r"points\.json: 'p0\.png' holds NaN"),
+        ('{"p0.png": ', r"points\.json is not valid JSON \(line 1"),
+    ],
+)
+def test_landmarks_file_that_is_not_points(tmp_path: Path, content: str, message: str) -> None:
+    (tmp_path / "points.json").write_text(content)
+    with pytest.raises(UserInputError, match=message):
+        read_landmarks_file(tmp_path / "points.json")
+
+
+def test_landmarks_csv_with_text_or_nan(tmp_path: Path) -> None:
+    (tmp_path / "points.csv").write_text("p0.png,10,10,30,10,20,20,12,30,28,nan\n")
+    with pytest.raises(UserInputError, match=r"points\.csv: 'p0\.png' holds NaN"):
+        read_landmarks_file(tmp_path / "points.csv")

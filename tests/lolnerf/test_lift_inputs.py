@@ -140,3 +140,36 @@ def test_run_config_errors(tmp_path: Path) -> None:
 def test_safe_names() -> None:
     assert safe_name("my photo (1)") == "my-photo-1" and safe_name("a/b.v2") == "a-b.v2"
     assert safe_name("...") == "identity"
+
+
+def test_a_camera_file_that_is_not_json_is_one_message(tmp_path: Path) -> None:
+    folder = _transforms(tmp_path / "data")
+    (folder / "transforms.json").write_text('{"frames": [')
+    with pytest.raises(UserInputError, match=r"transforms\.json is not valid JSON \(line 1, column 13"):
+        target_with_known_camera(folder / "images" / "photo.png", folder)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda frame: frame["transform_matrix"][1].__setitem__(2, float("nan")), r"'transform_matrix' holds NaN"),
+        (lambda frame: frame.update(transform_matrix=[1, 2, 3]), r"'transform_matrix' is an array of shape \(3,\)"),
+        (lambda frame: frame.update(fl_x=-1.0), r"'fl_x' is -1\.0; it must be a positive number"),
+        (lambda frame: frame.update(mask_path="masks/gone.png"), r"names the mask masks/gone\.png, which does not"),
+    ],
+)
+def test_a_bad_camera_frame_is_one_message(tmp_path: Path, edit, message: str) -> None:
+    folder = _transforms(tmp_path / "data")
+    meta = json.loads((folder / "transforms.json").read_text())
+    edit(meta["frames"][0])
+    (folder / "transforms.json").write_text(json.dumps(meta))
+    with pytest.raises(UserInputError, match=message):
+        target_with_known_camera(folder / "images" / "photo.png", folder)
+
+
+def test_landmarks_that_are_not_finite_are_one_message(tmp_path: Path) -> None:
+    photo = tmp_path / "grey.png"
+    Image.fromarray(np.full((SIZE, SIZE, 3), 90, np.uint8)).save(photo)
+    landmarks = [10.0, 10.0, 20.0, 10.0, 15.0, float("nan"), 11.0, 20.0, 19.0, 20.0]
+    with pytest.raises(UserInputError, match="--landmarks holds NaN or infinite values"):
+        target_from_landmarks(photo, _keypoint_model(), _training_cameras(90.0), landmarks)
