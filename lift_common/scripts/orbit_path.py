@@ -72,8 +72,13 @@ def training_camera_orbit(config_path: Path) -> tuple[float, float, float]:
 
     if not config_path.is_file():
         raise UserInputError(f"{config_path} does not exist: pass the config.yml that ns-train wrote for the run.")
-    config = yaml.load(config_path.read_text(), Loader=yaml.Loader)
-    datamanager = config.pipeline.datamanager
+    try:
+        config = yaml.load(config_path.read_text(), Loader=yaml.Loader)
+    except yaml.YAMLError as error:
+        raise UserInputError(f"{config_path} is not a readable config.yml ({error}).") from None
+    datamanager = getattr(getattr(config, "pipeline", None), "datamanager", None)
+    if datamanager is None:
+        raise UserInputError(f"{config_path} is not the config of a run. Pass the config.yml that ns-train wrote.")
     data = getattr(datamanager, "data", None) or config.data
     if data is not None:  # as nerfstudio's datamanager does: --data overrides the dataparser's own default
         datamanager.dataparser.data = Path(data)

@@ -90,7 +90,7 @@ def load_user_depth(path: Path, shape: tuple[int, int]) -> Float[np.ndarray, "H 
     if path.suffix.lower() == ".npy":
         try:
             depth = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as error:
+        except (ValueError, OSError, EOFError) as error:  # EOFError: an empty or truncated file
             raise UserInputError(f"{path} is not a readable .npy array ({error}). Save it with numpy.save.") from None
     else:
         from PIL import Image

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -49,3 +50,16 @@ def test_orbit_goes_all_the_way_round_without_times() -> None:
     turned = torch.remainder(azimuths + 1.0, 360.0) - 1.0  # in [-1, 359): no wrap at 0 or 180
     torch.testing.assert_close(turned, torch.arange(8.0) * 45.0, atol=1e-3, rtol=0)
     assert cameras.times is None and int(cameras.width[0]) == 24
+
+
+def test_orbit_path_of_a_config_that_is_not_yaml_is_one_message(tmp_path: Path) -> None:
+    from lift_common.errors import UserInputError
+    from lift_common.scripts.orbit_path import training_camera_orbit
+
+    config = tmp_path / "config.yml"
+    config.write_text("pipeline: [unclosed\n")
+    with pytest.raises(UserInputError, match=r"config\.yml is not a readable config\.yml"):
+        training_camera_orbit(config)
+    config.write_text("just: text\n")
+    with pytest.raises(UserInputError, match=r"config\.yml is not the config of a run"):
+        training_camera_orbit(config)

@@ -146,3 +146,9 @@ def test_preprocess_command_on_a_grayscale_photo_without_the_segmentation_model(
     (info,) = tmp_path.glob(".neurallift_cache/*/preprocess.json")
     mask = np.asarray(Image.open(info.parent / "mask.png")) > 127
     assert 0.1 < mask.mean() < 0.9
+
+
+def test_depth_file_that_is_empty(photo_folder: Path) -> None:
+    (photo_folder / "thing_depth.npy").write_bytes(b"")
+    with pytest.raises(UserInputError, match=r"thing_depth\.npy is not a readable \.npy array"):
+        preprocess_photo(photo_folder / "thing.png", QUICK)
