@@ -13,7 +13,9 @@ import torch
 from jaxtyping import Bool, Float
 from torch import Tensor
 
-TimestepWeighting = Literal["one_minus_alpha", "uniform"]
+TimestepWeighting = Literal["one_minus_alpha", "one_minus_sqrt_alpha", "uniform"]
+"""``w(t)``: DreamFusion's ``1 - a_t``; ``1 - sqrt(a_t)``, what threestudio's unified guidances compute under the
+same name (their ``alphas`` are ``sqrt(a_t)``), so Magic123's recipe was tuned with it; or 1."""
 
 
 def classifier_free_guidance(
@@ -26,9 +28,11 @@ def classifier_free_guidance(
 def timestep_weight(
     alphas_cumprod: Float[Tensor, "T"], timesteps: Tensor, weighting: TimestepWeighting
 ) -> Float[Tensor, "views"]:
-    """``w(t)``: DreamFusion's ``1 - a_t`` (more weight where there is more noise) or 1."""
+    """``w(t)`` (see :data:`TimestepWeighting`): more weight where there is more noise, or 1."""
     if weighting == "uniform":
         return torch.ones(timesteps.shape, device=alphas_cumprod.device)
+    if weighting == "one_minus_sqrt_alpha":
+        return 1.0 - alphas_cumprod[timesteps].sqrt()
     return 1.0 - alphas_cumprod[timesteps]
 
 
