@@ -29,11 +29,11 @@ from torch import Tensor
 
 from lift_common.cameras import orbit_angles
 from lift_common.errors import UserInputError
-from lift_common.images import composite_on_white
 from neurallift_ns.data.orbit_views import DIRECTION_NAMES
 from neurallift_ns.guidance import score_distillation as sds
 from neurallift_ns.guidance.base import Guidance, GuidanceConfig, GuidanceOutput
 from neurallift_ns.guidance.prompts import azimuth_prompt_weights, direction_prompt, subject_prompt
+from neurallift_ns.guidance.reference import reference_photo
 from neurallift_ns.guidance.stable_diffusion import StableDiffusionLoadOptions
 from neurallift_ns.guidance.textual_inversion import TextualInversionConfig
 from neurallift_ns.guidance.timesteps import TimestepSchedule
@@ -240,14 +240,6 @@ class StableDiffusionGuidance(Guidance):
             distance = self.photo_distance(self.diffusion.decode_latents(estimate))
             (gradient,) = torch.autograd.grad((distance * scales).sum(), estimate)
         return gradient.float(), distance.detach()
-
-
-def reference_photo(metadata: dict) -> Float[np.ndarray, "H W 3"]:
-    """The preprocessed photo's object on white, in [0, 1] (what CLIP compares renders with)."""
-    path = metadata.get("image_path")
-    if path is None:
-        raise UserInputError("The guidance needs the preprocessed photo: train with the neurallift-photo dataparser.")
-    return composite_on_white(Path(path))
 
 
 def adaptation_path(metadata: dict, config: StableDiffusionGuidanceConfig) -> Path:
