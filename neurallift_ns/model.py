@@ -36,7 +36,8 @@ from lift_common.metrics import ImageQualityMetrics
 from lift_common.tcnn import field_implementation
 from neurallift_ns import losses
 from neurallift_ns.field import BackgroundField, NeuralLiftField
-from neurallift_ns.guidance.base import Guidance, GuidanceConfig
+from neurallift_ns.guidance.base import Guidance
+from neurallift_ns.guidance.guidance_configs import AnnotatedGuidanceUnion, option_prefix
 from neurallift_ns.guidance.stable_diffusion_guidance import StableDiffusionGuidanceConfig
 from neurallift_ns.shading import SHADING_MODES, random_light_directions, shade
 
@@ -149,8 +150,9 @@ class NeuralLiftModelConfig(ModelConfig):
     "a photo of the object", or the token learnt on the photo."""
     negative_prompt: str = ""
     """What sampled views should not look like (classifier-free guidance's unconditional prompt)."""
-    guidance: GuidanceConfig = field(default_factory=StableDiffusionGuidanceConfig)
-    """The prior that supervises sampled views."""
+    guidance: AnnotatedGuidanceUnion = field(default_factory=StableDiffusionGuidanceConfig)
+    """The prior that supervises sampled views: stable-diffusion, zero123 or joint (a subcommand, after the other
+    options; its own options follow it)."""
     lambda_guidance: float = 1.0
     """Weight of the guidance loss; 0 turns the prior off (nothing is loaded) and fits the photo alone."""
     lambda_orientation: float = 10.0
@@ -242,6 +244,7 @@ class NeuralLiftModel(Model):
             model_metadata=self.kwargs.get("metadata", {}),
             prompt=self.config.prompt,
             negative_prompt=self.config.negative_prompt,
+            options=option_prefix(self.config.guidance),
         )
 
     def get_param_groups(self) -> dict[str, list[nn.Parameter]]:

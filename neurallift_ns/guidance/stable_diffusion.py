@@ -46,7 +46,7 @@ class StableDiffusion(FrozenLatentDiffusion):
         self,
         options: StableDiffusionLoadOptions,
         device: torch.device | str,
-        option_name: str = "--pipeline.model.guidance.diffusion.model",
+        option_name: str = "stable-diffusion --diffusion.model",
     ) -> None:
         from diffusers import StableDiffusionPipeline
 

@@ -103,8 +103,10 @@ class StableDiffusionGuidance(Guidance):
         model_metadata: dict | None = None,
         prompt: str = "",
         negative_prompt: str = "",
+        options: str = "stable-diffusion --",
         **kwargs,
     ) -> None:
+        """``options``: what comes before this guidance's options on the command line, for messages."""
         from neurallift_ns.guidance.clip_embedder import ClipImageEmbedder
         from neurallift_ns.guidance.stable_diffusion import StableDiffusion
 
@@ -112,8 +114,8 @@ class StableDiffusionGuidance(Guidance):
         self.device = torch.device(device)
         photo = reference_photo(model_metadata or {})
         with CONSOLE.status(f"Loading Stable Diffusion ({config.diffusion.model})"):
-            self.diffusion = StableDiffusion(config.diffusion, self.device)
-        token = self._learnt_token(photo, model_metadata or {})
+            self.diffusion = StableDiffusion(config.diffusion, self.device, f"{options}diffusion.model")
+        token = self._learnt_token(photo, model_metadata or {}, options)
         self.subject = subject_prompt(prompt, token)
         prompts = [direction_prompt(self.subject, name) for name in DIRECTION_NAMES]
         self.direction_embeddings = self.diffusion.encode_prompts(prompts)
@@ -122,7 +124,7 @@ class StableDiffusionGuidance(Guidance):
         if max(config.clip_guidance_scales) > 0 or config.lambda_clip_image > 0:
             with CONSOLE.status(f"Loading CLIP ({config.clip_model})"):
                 self.clip = ClipImageEmbedder(
-                    config.clip_model, config.clip_pretrained, self.device, self.diffusion.dtype
+                    config.clip_model, config.clip_pretrained, self.device, self.diffusion.dtype, options
                 )
             photo_tensor = torch.from_numpy(photo).permute(2, 0, 1)[None].to(self.device)
             with torch.no_grad():
@@ -130,7 +132,7 @@ class StableDiffusionGuidance(Guidance):
         self.generator = torch.Generator().manual_seed(config.seed)
         CONSOLE.print(f"Guidance prompt: '{direction_prompt(self.subject, 'front')}' (and side, back, ... views)")
 
-    def _learnt_token(self, photo: np.ndarray, metadata: dict) -> str | None:
+    def _learnt_token(self, photo: np.ndarray, metadata: dict, options: str) -> str | None:
         """Load or learn the photo's token, if asked to; the token, or None."""
         from neurallift_ns.guidance.textual_inversion import train_textual_inversion
 
@@ -139,7 +141,7 @@ class StableDiffusionGuidance(Guidance):
             if not Path(config.learned_embedding).is_file():
                 raise UserInputError(
                     f"Learnt token file '{config.learned_embedding}' does not exist. Make one with "
-                    "`ns-neurallift-finetune photo.png`, or drop --pipeline.model.guidance.learned-embedding."
+                    f"`ns-neurallift-finetune photo.png`, or drop {options}learned-embedding."
                 )
             return self.diffusion.load_learned_embedding(Path(config.learned_embedding))
         if not config.adapt_to_photo:

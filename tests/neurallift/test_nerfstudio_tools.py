@@ -25,7 +25,7 @@ TRAIN = [
     *("--pipeline.datamanager.dataparser.preprocess.image-size", "32"),
     *("--pipeline.datamanager.dataparser.preprocess.mask-method", "grabcut"),
     *("--pipeline.model.num-levels", "8", "--pipeline.model.max-res", "64", "--pipeline.model.log2-hashmap-size", "15"),
-    *("--pipeline.model.guidance.diffusion-resolution", "16", "--prompt", "a coffee cup"),
+    *("--prompt", "a coffee cup"),
 ]
 
 
@@ -39,8 +39,9 @@ def run(tmp_path_factory, tiny_depth_model, tiny_stable_diffusion, tiny_open_cli
     photo = folder / "coffee.png"
     Image.fromarray(data.coffee()).save(photo)
     models = ("--pipeline.datamanager.dataparser.preprocess.depth-model", str(tiny_depth_model))
-    models += ("--pipeline.model.guidance.diffusion.model", str(tiny_stable_diffusion))
-    models += ("--pipeline.model.guidance.clip-model", str(tiny_open_clip))
+    # The prior is a subcommand after every other option; its own options follow it.
+    models += ("stable-diffusion", "--diffusion.model", str(tiny_stable_diffusion), "--diffusion-resolution", "16")
+    models += ("--clip-model", str(tiny_open_clip))
     command = ["ns-train", "neurallift", "--data", str(photo), "--output-dir", str(folder / "outputs"), *TRAIN, *models]
     check(run_command([*command, "--timestamp", "run"], HF_HUB_OFFLINE="1"))
     (config,) = (folder / "outputs").glob("*/neurallift/run/config.yml")
