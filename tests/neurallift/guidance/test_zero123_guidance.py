@@ -284,3 +284,18 @@ def test_relative_camera_of_the_photos_own_view_is_no_change() -> None:
     torch.testing.assert_close(numbers, torch.tensor([[0.0, 0.0, 1.0, 0.0]]), atol=1e-6, rtol=0)
     stable = relative_camera(position[None], position, "stable-zero123")
     assert math.isclose(float(stable[0, 3]), math.radians(75.0), abs_tol=1e-5)
+
+
+def test_a_step_in_half_precision_keeps_the_render_and_the_loss_in_fp32(config, photo_metadata, monkeypatch) -> None:
+    """On CUDA the networks run in fp16 (no GPU here: fp16 is forced on the CPU, where torch runs it slowly): the
+    photo's conditioning, the UNet's inputs and the VAE take fp16, the loss and the render's gradient stay fp32."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("neurallift_ns.guidance.zero123.model_dtype", lambda half_precision, device: torch.float16)
+    guidance = config.setup(device="cpu", model_metadata=photo_metadata)
+    assert guidance.model.unet.dtype == guidance.model.image_encoder.dtype == torch.float16
+    assert guidance.model.projection.weight.dtype == torch.float16
+    images = torch.rand(1, 12, 12, 3, generator=torch.Generator().manual_seed(5), requires_grad=True)
+    output = guidance(images, _cameras([100.0], [20.0], [3.0]), torch.zeros(1, dtype=torch.long), torch.zeros(1), 0)
+    output.loss.backward()
+    assert output.loss.dtype == torch.float32 and torch.isfinite(output.loss)
+    assert images.grad.dtype == torch.float32 and torch.isfinite(images.grad).all() and images.grad.abs().sum() > 0
