@@ -8,6 +8,7 @@ latents differs, and that stays in each model's own module. Both run in fp16 on 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor
 
@@ -49,6 +50,13 @@ class FrozenLatentDiffusion:
         """Scaled VAE latents (the posterior's mean) of images in [0, 1]; differentiable."""
         posterior = self.vae.encode(images.to(self.dtype) * 2.0 - 1.0).latent_dist
         return posterior.mean * self.latent_scale
+
+    def encode_renders(self, images: Float[Tensor, "views H W 3"], resolution: int) -> Float[Tensor, "views 4 h w"]:
+        """Scaled latents, in fp32, of renders resized to the model's resolution; differentiable."""
+        renders = F.interpolate(
+            images.permute(0, 3, 1, 2), size=(resolution, resolution), mode="bilinear", align_corners=False
+        )
+        return self.encode_images(renders).float()
 
     def decode_latents(self, latents: Float[Tensor, "views 4 h w"]) -> Float[Tensor, "views 3 H W"]:
         """Images in [0, 1] from scaled latents; differentiable."""

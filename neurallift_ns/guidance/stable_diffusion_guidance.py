@@ -21,7 +21,6 @@ from typing import Tuple, Type
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from jaxtyping import Float, Int
 from nerfstudio.cameras.cameras import Cameras
 from rich.console import Console
@@ -165,16 +164,12 @@ class StableDiffusionGuidance(Guidance):
         num_views = images.shape[0]
         directions, shading = directions.to(self.device), shading.to(self.device)
         renders = images.permute(0, 3, 1, 2)
-        size = (config.diffusion_resolution, config.diffusion_resolution)
-        latents = diffusion.encode_images(F.interpolate(renders, size=size, mode="bilinear", align_corners=False))
-        latents = latents.float()
-
+        latents = diffusion.encode_renders(images, config.diffusion_resolution)
         timesteps = config.timesteps.sample(step, diffusion.num_train_timesteps, num_views, self.generator)
         timesteps = timesteps.to(self.device)
         alpha = diffusion.alphas_cumprod[timesteps]
-        noise = torch.randn(latents.shape, generator=self.generator).to(self.device)
+        noise, noisy = sds.noise_latents(latents, timesteps, diffusion.alphas_cumprod, self.generator)
         with torch.no_grad():
-            noisy = sds.add_noise(latents.detach(), noise, alpha)
             text = torch.cat(
                 [self.negative_embedding.expand(num_views, -1, -1), self.view_embeddings(cameras, directions)]
             )
@@ -198,11 +193,9 @@ class StableDiffusionGuidance(Guidance):
             diagnostics["clip_estimate_distance"] = float(distance[finite].mean()) if bool(finite.any()) else math.nan
             diagnostics["clip_skipped_views"] = float((~finite).sum())
 
-        gradient = sds.score_distillation_gradient(
-            noise_pred, noise, sds.timestep_weight(diffusion.alphas_cumprod, timesteps, config.weighting)
+        loss, clipped = sds.distillation_loss(
+            latents, noise_pred, noise, timesteps, diffusion.alphas_cumprod, config.weighting, config.gradient_clip
         )
-        gradient, clipped = sds.clip_gradient(gradient, config.gradient_clip)
-        loss = sds.score_distillation_loss(latents, gradient)
         diagnostics["score_distillation"] = float(loss.detach())
         diagnostics["clipped_views"] = float(clipped.sum())
 

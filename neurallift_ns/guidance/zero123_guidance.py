@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 from typing import Tuple, Type
 
 import torch
-import torch.nn.functional as F
 from jaxtyping import Float, Int
 from nerfstudio.cameras.cameras import Cameras
 from rich.console import Console
@@ -140,23 +139,14 @@ class Zero123Guidance(Guidance):
     ) -> GuidanceOutput:
         config, model = self.config, self.model
         num_views = images.shape[0]
-        size = (config.diffusion_resolution, config.diffusion_resolution)
-        renders = F.interpolate(images.permute(0, 3, 1, 2), size=size, mode="bilinear", align_corners=False)
-        latents = model.encode_images(renders).float()
-
+        latents = model.encode_renders(images, config.diffusion_resolution)
         timesteps = config.timesteps.sample(step, model.num_train_timesteps, num_views, self.generator)
         timesteps = timesteps.to(self.device)
-        alpha = model.alphas_cumprod[timesteps]
-        noise = torch.randn(latents.shape, generator=self.generator).to(self.device)
-        with torch.no_grad():
-            noisy = sds.add_noise(latents.detach(), noise, alpha)
-            noise_pred = self.guided_noise(noisy, timesteps, self.cameras_relative_to_photo(cameras))
-
-        gradient = sds.score_distillation_gradient(
-            noise_pred, noise, sds.timestep_weight(model.alphas_cumprod, timesteps, config.weighting)
+        noise, noisy = sds.noise_latents(latents, timesteps, model.alphas_cumprod, self.generator)
+        noise_pred = self.guided_noise(noisy, timesteps, self.cameras_relative_to_photo(cameras))
+        loss, clipped = sds.distillation_loss(
+            latents, noise_pred, noise, timesteps, model.alphas_cumprod, config.weighting, config.gradient_clip
         )
-        gradient, clipped = sds.clip_gradient(gradient, config.gradient_clip)
-        loss = sds.score_distillation_loss(latents, gradient)
         diagnostics = {
             "timestep": float(timesteps.float().mean()),
             "score_distillation": float(loss.detach()),
