@@ -8,7 +8,6 @@ Hub repositories are fetched to a folder and loaded by the same code as a local 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -18,6 +17,7 @@ from torch import Tensor
 
 from lift_common.errors import UserInputError
 from lift_common.pretrained import resolve_pretrained
+from lift_common.user_files import read_json
 
 HF_HUB_PREFIX = "hf-hub:"
 CONFIG_FILE = "open_clip_config.json"
@@ -49,11 +49,23 @@ def _load_from_folder(folder: Path, options: str):
             f"CLIP model folder '{folder}' needs {CONFIG_FILE} and one of {', '.join(WEIGHT_FILES)} "
             f"(the files of an open_clip Hub repository). Pass another folder or model with {options}clip-model."
         )
-    config = json.loads(config_path.read_text())
+    fix = f"Pass the folder of an open_clip Hub repository (or another model) with {OPTION}."
+    config = read_json(config_path, fix)
+    if not isinstance(config, dict) or not isinstance(config.get("model_cfg"), dict):
+        raise UserInputError(f"{config_path} has no 'model_cfg' object (open_clip's model configuration). {fix}")
     model_config = dict(config["model_cfg"])
     custom_text = model_config.pop("custom_text", False) or "hf_model_name" in model_config.get("text_cfg", {})
-    model = (open_clip.CustomTextCLIP if custom_text else open_clip.CLIP)(**model_config)
-    open_clip.load_checkpoint(model, str(weights))
+    try:
+        model = (open_clip.CustomTextCLIP if custom_text else open_clip.CLIP)(**model_config)
+    except (TypeError, ValueError, KeyError) as error:
+        raise UserInputError(f"{config_path}'s model_cfg is not an open_clip model ({error}). {fix}") from None
+    try:
+        open_clip.load_checkpoint(model, str(weights))
+    except Exception as error:  # truncated file, wrong format, or weights of another architecture
+        raise UserInputError(
+            f"{weights} could not be loaded into the model {config_path} describes "
+            f"({type(error).__name__}: {str(error).splitlines()[0][:200]}). {fix}"
+        ) from None
     return model, config.get("preprocess_cfg", {})
 
 

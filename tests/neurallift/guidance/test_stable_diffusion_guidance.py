@@ -316,3 +316,27 @@ def test_vae_gradient_checkpointing_stores_less_in_eval_mode(tiny_stable_diffusi
     with_checkpoints, without = saved_bytes(True), saved_bytes(False)
     print(f"VAE encoder saved tensors: {with_checkpoints} bytes with checkpointing, {without} without")
     assert with_checkpoints < 0.7 * without
+
+
+@pytest.mark.parametrize("damage", ["config is not JSON", "config is not open_clip's", "weights are truncated"])
+def test_a_damaged_clip_folder_is_one_message_naming_the_file(
+    config, photo_metadata, tiny_open_clip: Path, tmp_path: Path, offline, damage: str
+) -> None:
+    import shutil
+
+    folder = Path(shutil.copytree(tiny_open_clip, tmp_path / "clip"))
+    config_file = folder / "open_clip_config.json"
+    (weights,) = [path for path in folder.iterdir() if path.name.startswith("open_clip_") and path != config_file]
+    if damage == "config is not JSON":
+        config_file.write_text('{"model_cfg": {')
+        named = config_file
+    elif damage == "config is not open_clip's":
+        config_file.write_text('{"model_cfg": {"embed_dim": 8, "no_such_option": 1}}')
+        named = config_file
+    else:
+        weights.write_bytes(weights.read_bytes()[:100])
+        named = weights
+    broken = replace(config, clip_model=str(folder))
+    with pytest.raises(UserInputError, match="--pipeline.model.guidance.clip-model") as error:
+        broken.setup(device="cpu", model_metadata=photo_metadata)
+    assert str(named) in str(error.value)
