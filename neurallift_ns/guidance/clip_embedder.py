@@ -49,7 +49,7 @@ def _load_from_folder(folder: Path, options: str):
             f"CLIP model folder '{folder}' needs {CONFIG_FILE} and one of {', '.join(WEIGHT_FILES)} "
             f"(the files of an open_clip Hub repository). Pass another folder or model with {options}clip-model."
         )
-    fix = f"Pass the folder of an open_clip Hub repository (or another model) with {OPTION}."
+    fix = f"Pass the folder of an open_clip Hub repository (or another model) with {options}clip-model."
     config = read_json(config_path, fix)
     if not isinstance(config, dict) or not isinstance(config.get("model_cfg"), dict):
         raise UserInputError(f"{config_path} has no 'model_cfg' object (open_clip's model configuration). {fix}")

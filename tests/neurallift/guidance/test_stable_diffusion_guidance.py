@@ -337,6 +337,6 @@ def test_a_damaged_clip_folder_is_one_message_naming_the_file(
         weights.write_bytes(weights.read_bytes()[:100])
         named = weights
     broken = replace(config, clip_model=str(folder))
-    with pytest.raises(UserInputError, match="--pipeline.model.guidance.clip-model") as error:
+    with pytest.raises(UserInputError, match="stable-diffusion --clip-model") as error:
         broken.setup(device="cpu", model_metadata=photo_metadata)
     assert str(named) in str(error.value)
