@@ -211,7 +211,8 @@ class LiftScores:
     """How a lifted object compares with the truth, seen from the photo's camera and from behind."""
 
     reference_psnr: float
-    """Reference view against the photo."""
+    """Reference view against the photo, at the photo's training resolution (both rendered at twice it and
+    area-averaged, as the photo itself was made)."""
     behind_psnr: list[float]
     """Each view from behind against the object's truth."""
     behind_psnr_to_other: list[float]
@@ -220,11 +221,16 @@ class LiftScores:
     """Mean opacity of pixels, in eight views all around, whose rays miss the object (haze and floaters)."""
 
 
+def area_halved(image: Float[Tensor, "H W 3"]) -> Float[Tensor, "h w 3"]:
+    """Each 2 x 2 block of pixels averaged (how the training photo is made from a render at twice its size)."""
+    return F.avg_pool2d(image.permute(2, 0, 1)[None], 2)[0].permute(1, 2, 0)
+
+
 @torch.no_grad()
 def score_lift(model, size: int = 64) -> LiftScores:
     model.eval()
-    photo, _, _ = render(reference_camera(size))
-    reference = model.get_outputs_for_camera(reference_camera(size))["rgb"].cpu()
+    photo = area_halved(render(reference_camera(size))[0][0])
+    reference = area_halved(model.get_outputs_for_camera(reference_camera(size))["rgb"].cpu())
     behind = views_around(BEHIND_AZIMUTHS, 10.0, size)
     truth, other = render(behind)[0], render(behind, other=True)[0]
     renders = [model.get_outputs_for_camera(behind[i : i + 1])["rgb"].cpu() for i in range(len(BEHIND_AZIMUTHS))]
@@ -232,7 +238,7 @@ def score_lift(model, size: int = 64) -> LiftScores:
     _, _, masks = render(around)
     opacity = torch.stack([model.get_outputs_for_camera(around[i : i + 1])["accumulation"].cpu() for i in range(8)])
     return LiftScores(
-        reference_psnr=psnr(reference, photo[0]),
+        reference_psnr=psnr(reference, photo),
         behind_psnr=[psnr(image, truth[i]) for i, image in enumerate(renders)],
         behind_psnr_to_other=[psnr(image, other[i]) for i, image in enumerate(renders)],
         off_object_opacity=float(opacity[masks == 0].mean()),
