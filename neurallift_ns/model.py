@@ -36,7 +36,8 @@ from lift_common.metrics import ImageQualityMetrics
 from lift_common.tcnn import field_implementation
 from neurallift_ns import losses
 from neurallift_ns.field import BackgroundField, NeuralLiftField
-from neurallift_ns.guidance.base import Guidance, GuidanceConfig
+from neurallift_ns.guidance.base import Guidance
+from neurallift_ns.guidance.guidance_configs import AnnotatedGuidanceUnion, option_prefix
 from neurallift_ns.guidance.stable_diffusion_guidance import StableDiffusionGuidanceConfig
 from neurallift_ns.shading import SHADING_MODES, random_light_directions, shade
 
@@ -149,15 +150,17 @@ class NeuralLiftModelConfig(ModelConfig):
     "a photo of the object", or the token learnt on the photo."""
     negative_prompt: str = ""
     """What sampled views should not look like (classifier-free guidance's unconditional prompt)."""
-    guidance: GuidanceConfig = field(default_factory=StableDiffusionGuidanceConfig)
-    """The prior that supervises sampled views."""
+    guidance: AnnotatedGuidanceUnion = field(default_factory=StableDiffusionGuidanceConfig)
+    """The prior that supervises sampled views: stable-diffusion, zero123 or joint (a subcommand, after the other
+    options; its own options follow it)."""
     lambda_guidance: float = 1e-3
-    """Weight of the prior's loss beside the photo's; 0 turns the prior off (nothing is loaded) and fits the photo
-    alone. Not stable-dreamfusion's 1 (main.py) nor Magic123's 0.025 for SD (magic123-coarse-sd.yaml): measured by
-    this project's proof (tests/neurallift/test_keeps_the_photo.py; the sweep is in docs/neurallift_prior_defaults.md),
-    a prior at Stable Diffusion's estimated strength that pulls every view toward another object overwrites the photo
-    at weight 1 (11 dB) and leaves it above 28 dB only below about 0.005; Adam's per-parameter steps still let a weak
-    prior shape what the photo does not show."""
+    """Weight of the prior's loss beside the photo's, whichever the prior (joint's own weights share it between its
+    two); 0 turns the prior off (nothing is loaded) and fits the photo alone. Not stable-dreamfusion's 1 (main.py) nor
+    Magic123's 0.025 for SD (magic123-coarse-sd.yaml): measured by this project's proof
+    (tests/neurallift/test_keeps_the_photo.py; the sweep is in docs/neurallift_prior_defaults.md), a prior at Stable
+    Diffusion's estimated strength that pulls every view toward another object overwrites the photo at weight 1
+    (11 dB) and leaves it above 28 dB only below about 0.005; Adam's per-parameter steps still let a weak prior shape
+    what the photo does not show."""
     lambda_orientation: float = 10.0
     """Weight of the orientation loss on normals facing away from the camera (the paper's lambda_orient)."""
     lambda_opacity: float = 1e-3
@@ -247,6 +250,7 @@ class NeuralLiftModel(Model):
             model_metadata=self.kwargs.get("metadata", {}),
             prompt=self.config.prompt,
             negative_prompt=self.config.negative_prompt,
+            options=option_prefix(self.config.guidance),
         )
 
     def get_param_groups(self) -> dict[str, list[nn.Parameter]]:

@@ -19,7 +19,16 @@ class NeuralLiftPipelineConfig(VanillaPipelineConfig):
 
 class NeuralLiftPipeline(VanillaPipeline):
     """Before rendering a training batch, the model writes each ray's shading and background into the rays (the
-    model's forward sees only rays, so this is how a reference step and a sampled step reach it, also under DDP)."""
+    model's forward sees only rays, so this is how a reference step and a sampled step reach it, also under DDP).
+    Sampled views come from the orbit the model's prior asks for (a view-conditioned model only knows the photo's
+    field of view and distance)."""
+
+    def __init__(self, config: NeuralLiftPipelineConfig, device: str, *args, **kwargs) -> None:
+        super().__init__(config, device, *args, **kwargs)
+        datamanager = self.datamanager
+        datamanager.orbit = self.model.config.guidance.sampled_orbit(
+            datamanager.config.orbit, datamanager.reference_view
+        )
 
     def get_train_loss_dict(self, step: int):
         ray_bundle, batch = self.datamanager.next_train(step)

@@ -47,3 +47,11 @@ def tiny_open_clip(tmp_path_factory) -> Path:
     from tests.tiny_models import save_tiny_open_clip
 
     return save_tiny_open_clip(tmp_path_factory.mktemp("models") / "tiny-open-clip")
+
+
+@pytest.fixture(scope="session")
+def tiny_zero123(tmp_path_factory) -> Path:
+    """A tiny random Zero-1-to-3 model saved in the diffusers layout kxic/zero123-xl ships."""
+    from tests.tiny_models import save_tiny_zero123
+
+    return save_tiny_zero123(tmp_path_factory.mktemp("models") / "tiny-zero123")

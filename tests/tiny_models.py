@@ -92,12 +92,28 @@ def save_tiny_clipseg(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
+def tiny_vae():
+    """Stable Diffusion's VAE in miniature: 4 latent channels, one halving of the resolution."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(8, 16),
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        latent_channels=4,
+        norm_num_groups=8,
+        sample_size=16,
+    )
+
+
 def save_tiny_stable_diffusion(folder: Path, seed: int = 0) -> Path:
     """A Stable Diffusion pipeline (UNet, VAE, CLIP text encoder, tokenizer, DDPM scheduler) with tiny random weights.
 
     The VAE halves the resolution once and the UNet works on 8x8 latents of 16x16 images.
     """
-    from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     torch.manual_seed(seed)
@@ -127,16 +143,7 @@ def save_tiny_stable_diffusion(folder: Path, seed: int = 0) -> Path:
         attention_head_dim=4,
         norm_num_groups=8,
     )
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        block_out_channels=(8, 16),
-        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
-        latent_channels=4,
-        norm_num_groups=8,
-        sample_size=16,
-    )
+    vae = tiny_vae()
     scheduler = DDPMScheduler(
         beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, steps_offset=1
     )
@@ -173,3 +180,105 @@ def save_tiny_open_clip(folder: Path, seed: int = 0) -> Path:
     (folder / "open_clip_config.json").write_text(json.dumps(config, indent=2))
     torch.save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
     return folder
+
+
+def save_zero123_folder(
+    folder: Path, vae, unet, image_encoder, feature_extractor, scheduler, projection, layout: str = "kxic"
+) -> Path:
+    """A Zero-1-to-3 model's parts saved in the diffusers layout its Hub repositories hold.
+
+    ``layout``: ``"kxic"`` writes the camera projection as kxic/zero123-xl holds it (``cc_projection/``, weights
+    ``projection.*`` in safetensors, a config without sizes); ``"threestudio"`` as threestudio's conversion script
+    writes it (``clip_camera_projection/``, weights ``proj.*`` in fp16, a pickled ``.bin``).
+    """
+    import json
+
+    from safetensors.torch import save_file
+
+    for name, part in (("vae", vae), ("unet", unet), ("image_encoder", image_encoder)):
+        part.save_pretrained(folder / name)
+    feature_extractor.save_pretrained(folder / "feature_extractor")
+    scheduler.save_pretrained(folder / "scheduler")
+    if layout == "kxic":
+        name, prefix = "cc_projection", "projection"
+        config = {"_class_name": "CCProjection", "_diffusers_version": "0.18.2"}
+    else:
+        name, prefix = "clip_camera_projection", "proj"
+        config = {
+            "_class_name": "CLIPCameraProjection",
+            "embedding_dim": projection.out_features,
+            "additional_embeddings": projection.in_features - projection.out_features,
+        }
+    (folder / name).mkdir(parents=True)
+    (folder / name / "config.json").write_text(json.dumps(config))
+    state = {f"{prefix}.weight": projection.weight.detach(), f"{prefix}.bias": projection.bias.detach()}
+    if layout == "kxic":
+        save_file(state, str(folder / name / "diffusion_pytorch_model.safetensors"))
+    else:
+        torch.save({key: value.half() for key, value in state.items()}, folder / name / "diffusion_pytorch_model.bin")
+    index = {
+        "_class_name": "Zero1to3StableDiffusionPipeline",
+        "_diffusers_version": "0.18.2",
+        name: ["pipeline_zero1to3", "CCProjection"],
+        "feature_extractor": ["transformers", "CLIPImageProcessor"],
+        "image_encoder": ["transformers", "CLIPVisionModelWithProjection"],
+        "scheduler": ["diffusers", "DDIMScheduler"],
+        "unet": ["diffusers", "UNet2DConditionModel"],
+        "vae": ["diffusers", "AutoencoderKL"],
+    }
+    (folder / "model_index.json").write_text(json.dumps(index, indent=2))
+    return folder
+
+
+def zero123_scheduler():
+    """The DDIM scheduler Zero-1-to-3's repositories ship (SD 1.x's noise schedule)."""
+    from diffusers import DDIMScheduler
+
+    return DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
+
+
+def save_tiny_zero123(folder: Path, seed: int = 0, projection_layout: str = "kxic") -> Path:
+    """A Zero-1-to-3 model in diffusers layout with tiny random weights: VAE, an 8-input-channel UNet, a CLIP vision
+    tower with projection, its image processor, a DDIM scheduler, and the camera projection (in ``projection_layout``,
+    see :func:`save_zero123_folder`). As in the real models, the UNet's cross-attention width equals the CLIP
+    projection's width, and the camera adds 4 numbers."""
+    from diffusers import UNet2DConditionModel
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(seed)
+    width = 16
+    vae = tiny_vae()
+    unet = UNet2DConditionModel(
+        sample_size=8,
+        in_channels=8,
+        out_channels=4,
+        block_out_channels=(16, 32),
+        layers_per_block=1,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=width,
+        attention_head_dim=4,
+        norm_num_groups=8,
+    )
+    vision = CLIPVisionConfig(
+        image_size=32,
+        patch_size=8,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        projection_dim=width,
+    )
+    image_encoder = CLIPVisionModelWithProjection(vision)
+    feature_extractor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    projection = torch.nn.Linear(width + 4, width)
+    return save_zero123_folder(
+        folder, vae, unet, image_encoder, feature_extractor, zero123_scheduler(), projection, projection_layout
+    )

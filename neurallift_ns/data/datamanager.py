@@ -94,6 +94,8 @@ class NeuralLiftDataManager(VanillaDataManager):
     ):
         super().__init__(config, device, test_mode, world_size, local_rank, **kwargs)
         self._load_reference()
+        # Where sampled views come from: the configured orbit, until the pipeline sets the one its prior needs.
+        self.orbit = config.orbit
         self._eval_image_count = 0
         # Each rank draws its own views; seeded so a run is repeatable.
         self._generator = torch.Generator().manual_seed(1234 + local_rank)
@@ -141,19 +143,19 @@ class NeuralLiftDataManager(VanillaDataManager):
         }
         return ray_bundle, batch
 
+    @property
+    def reference_view(self) -> ReferenceView:
+        """Where the photo's camera is."""
+        dataparser = self.config.dataparser
+        return ReferenceView(
+            dataparser.reference_elevation_deg, dataparser.reference_radius, dataparser.reference_fov_deg
+        )
+
     def _sampled_step(self, step: int) -> Tuple[RayBundle, Dict]:
         num = self.config.sampled_views_per_step
         size = self.config.sampled_resolution
-        dataparser = self.config.dataparser
         views = sample_orbit_views(
-            num,
-            size,
-            self.config.orbit,
-            step,
-            reference=ReferenceView(
-                dataparser.reference_elevation_deg, dataparser.reference_radius, dataparser.reference_fov_deg
-            ),
-            generator=self._generator,
+            num, size, self.orbit, step, reference=self.reference_view, generator=self._generator
         )
         cameras = views.cameras.to(self.device)
         ray_bundle = view_major_rays(cameras).flatten()  # [num * size * size] rays, view-major

@@ -67,5 +67,6 @@ class NeuralLiftPhotoDataParser(DataParser):
                 "mask_path": preprocessed.mask_path,
                 "depth_path": preprocessed.depth_path,
                 "preview_path": preprocessed.preview_path,
+                "reference_camera_to_world": cameras.camera_to_worlds[0],
             },
         )

@@ -16,6 +16,8 @@ from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.configs.base_config import InstantiateConfig
 from torch import Tensor
 
+from neurallift_ns.data.orbit_views import OrbitViewsConfig, ReferenceView
+
 
 @dataclass
 class GuidanceOutput:
@@ -54,6 +56,12 @@ class GuidanceConfig(InstantiateConfig):
 
     def setup(self, **kwargs) -> Guidance:
         return self._target(self, **kwargs)
+
+    def sampled_orbit(self, orbit: OrbitViewsConfig, reference: ReferenceView) -> OrbitViewsConfig:
+        """Where sampled views come from under this prior, given the datamanager's orbit and the photo's camera: the
+        orbit as configured, unless the prior only knows some views (a view-conditioned model was trained at one
+        field of view and distance). The pipeline applies it when it is set up."""
+        return orbit
 
 
 class NoGuidance(Guidance):

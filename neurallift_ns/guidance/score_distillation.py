@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from jaxtyping import Bool, Float
+from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
-TimestepWeighting = Literal["one_minus_alpha", "uniform"]
+TimestepWeighting = Literal["one_minus_alpha", "one_minus_sqrt_alpha", "uniform"]
+"""``w(t)``: DreamFusion's ``1 - a_t``; ``1 - sqrt(a_t)``, what threestudio's unified guidances compute under the
+same name (their ``alphas`` are ``sqrt(a_t)``), so Magic123's recipe was tuned with it; or 1."""
 
 
 def classifier_free_guidance(
@@ -26,9 +28,11 @@ def classifier_free_guidance(
 def timestep_weight(
     alphas_cumprod: Float[Tensor, "T"], timesteps: Tensor, weighting: TimestepWeighting
 ) -> Float[Tensor, "views"]:
-    """``w(t)``: DreamFusion's ``1 - a_t`` (more weight where there is more noise) or 1."""
+    """``w(t)`` (see :data:`TimestepWeighting`): more weight where there is more noise, or 1."""
     if weighting == "uniform":
         return torch.ones(timesteps.shape, device=alphas_cumprod.device)
+    if weighting == "one_minus_sqrt_alpha":
+        return 1.0 - alphas_cumprod[timesteps].sqrt()
     return 1.0 - alphas_cumprod[timesteps]
 
 
@@ -38,6 +42,18 @@ def add_noise(
     """``z_t`` from clean latents and noise (the forward diffusion process)."""
     alpha = alpha_cumprod.view(-1, 1, 1, 1)
     return alpha.sqrt() * latents + (1.0 - alpha).sqrt() * noise
+
+
+def noise_latents(
+    latents: Float[Tensor, "views C h w"],
+    timesteps: Int[Tensor, "views"],
+    alphas_cumprod: Float[Tensor, "T"],
+    generator: torch.Generator | None = None,
+) -> tuple[Float[Tensor, "views C h w"], Float[Tensor, "views C h w"]]:
+    """Noise drawn from ``generator`` (on the CPU, so runs repeat on any device), and the latents, detached, noised
+    with it at ``timesteps``: where score distillation starts."""
+    noise = torch.randn(latents.shape, generator=generator).to(latents.device)
+    return noise, add_noise(latents.detach(), noise, alphas_cumprod[timesteps])
 
 
 def estimate_clean_latents(
@@ -91,3 +107,19 @@ def score_distillation_loss(
     """
     target = (latents - gradient).detach()
     return 0.5 * ((latents - target) ** 2).sum() / latents.shape[0]
+
+
+def distillation_loss(
+    latents: Float[Tensor, "views C h w"],
+    noise_pred: Float[Tensor, "views C h w"],
+    noise: Float[Tensor, "views C h w"],
+    timesteps: Int[Tensor, "views"],
+    alphas_cumprod: Float[Tensor, "T"],
+    weighting: TimestepWeighting,
+    gradient_limit: float,
+) -> tuple[Float[Tensor, ""], Bool[Tensor, "views"]]:
+    """Score distillation's loss on ``latents`` from the guided noise prediction: ``w(t) (eps_pred - eps)`` clamped
+    to ``gradient_limit`` (0: not clamped) as its gradient, and which views were clamped."""
+    weight = timestep_weight(alphas_cumprod, timesteps, weighting)
+    gradient, clipped = clip_gradient(score_distillation_gradient(noise_pred, noise, weight), gradient_limit)
+    return score_distillation_loss(latents, gradient), clipped

@@ -16,6 +16,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from lift_common.pretrained import resolve_pretrained
+from neurallift_ns.guidance.latent_diffusion import FrozenLatentDiffusion, diffusers_dtype_argument, model_dtype
 
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 """Stable Diffusion 1.5 where it is hosted now (the ``runwayml/`` repository was taken down)."""
@@ -38,51 +39,37 @@ class StableDiffusionLoadOptions:
     """Recompute the VAE's activations in the backward pass instead of storing them (less memory)."""
 
 
-def _dtype_argument(dtype: torch.dtype) -> dict[str, torch.dtype]:
-    """``from_pretrained``'s precision argument: ``dtype`` in recent diffusers, ``torch_dtype`` before."""
-    from diffusers.utils import deprecation_utils
-
-    return {"dtype" if hasattr(deprecation_utils, "_TORCH_DTYPE_DEPRECATION_MESSAGE") else "torch_dtype": dtype}
-
-
-class StableDiffusion:
+class StableDiffusion(FrozenLatentDiffusion):
     """Text conditioning, VAE encoding/decoding and noise prediction of a frozen Stable Diffusion model."""
 
     def __init__(
         self,
         options: StableDiffusionLoadOptions,
         device: torch.device | str,
-        option_name: str = "--pipeline.model.guidance.diffusion.model",
+        option_name: str = "stable-diffusion --diffusion.model",
     ) -> None:
         from diffusers import StableDiffusionPipeline
 
-        self.device = torch.device(device)
-        self.dtype = torch.float16 if options.half_precision and self.device.type == "cuda" else torch.float32
+        device = torch.device(device)
+        dtype = model_dtype(options.half_precision, device)
         source = resolve_pretrained(options.model, what="Stable Diffusion", option=option_name)
         pipeline = StableDiffusionPipeline.from_pretrained(
-            source, safety_checker=None, requires_safety_checker=False, **_dtype_argument(self.dtype)
+            source, safety_checker=None, requires_safety_checker=False, **diffusers_dtype_argument(dtype)
         )
         pipeline.set_progress_bar_config(disable=True)
-        for part in (pipeline.unet, pipeline.vae, pipeline.text_encoder):
-            part.requires_grad_(False).eval()
+        pipeline.text_encoder.requires_grad_(False).eval()
         if options.attention_slicing:
             pipeline.enable_attention_slicing()
-        if options.vae_gradient_checkpointing:
-            pipeline.vae.enable_gradient_checkpointing()
-        if options.cpu_offload and self.device.type == "cuda":
-            pipeline.enable_model_cpu_offload(device=self.device)
+        super().__init__(
+            pipeline.vae, pipeline.unet, pipeline.scheduler, device, dtype, options.vae_gradient_checkpointing
+        )
+        if options.cpu_offload and device.type == "cuda":
+            pipeline.enable_model_cpu_offload(device=device)
         else:
-            pipeline.to(self.device)
+            pipeline.to(device)
         self.pipeline = pipeline
         self.tokenizer = pipeline.tokenizer
         self.text_encoder = pipeline.text_encoder
-        self.vae = pipeline.vae
-        self.unet = pipeline.unet
-        self.alphas_cumprod = pipeline.scheduler.alphas_cumprod.to(self.device, torch.float32)
-        self.prediction_type = pipeline.scheduler.config.get("prediction_type", "epsilon")
-        self.num_train_timesteps = int(pipeline.scheduler.config.num_train_timesteps)
-        self.latent_scale = float(pipeline.vae.config.scaling_factor)
-        self.vae_downsampling = 2 ** (len(pipeline.vae.config.block_out_channels) - 1)
 
     def load_learned_embedding(self, path: Path) -> str:
         """Add the token learnt by textual inversion (a ``{token: embedding}`` safetensors file) and return it."""
@@ -116,16 +103,6 @@ class StableDiffusion:
         """The text encoder's hidden states for each prompt (what the UNet attends to)."""
         return self.text_encoder(self.tokenize(prompts))[0]
 
-    def encode_images(self, images: Float[Tensor, "views 3 H W"]) -> Float[Tensor, "views 4 h w"]:
-        """Scaled VAE latents (the posterior's mean) of images in [0, 1]; differentiable."""
-        posterior = self.vae.encode(images.to(self.dtype) * 2.0 - 1.0).latent_dist
-        return posterior.mean * self.latent_scale
-
-    def decode_latents(self, latents: Float[Tensor, "views 4 h w"]) -> Float[Tensor, "views 3 H W"]:
-        """Images in [0, 1] from scaled latents; differentiable."""
-        images = self.vae.decode(latents.to(self.dtype) / self.latent_scale).sample
-        return (images.float() / 2.0 + 0.5).clamp(0.0, 1.0)
-
     def predict_noise(
         self,
         noisy: Float[Tensor, "batch 4 h w"],
@@ -133,10 +110,7 @@ class StableDiffusion:
         text_embeddings: Float[Tensor, "batch tokens D"],
     ) -> Float[Tensor, "batch 4 h w"]:
         """The UNet's noise prediction, in fp32 (converted from velocity for v-prediction models such as SD 2.1)."""
-        prediction = self.unet(
+        output = self.unet(
             noisy.to(self.dtype), timesteps.to(self.device), encoder_hidden_states=text_embeddings.to(self.dtype)
-        ).sample.float()
-        if self.prediction_type == "v_prediction":
-            alpha = self.alphas_cumprod[timesteps.to(self.device)].view(-1, 1, 1, 1)
-            prediction = alpha.sqrt() * prediction + (1.0 - alpha).sqrt() * noisy.float()
-        return prediction
+        ).sample
+        return self.noise_from_output(output, noisy, timesteps)

@@ -21,7 +21,6 @@ from typing import Tuple, Type
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from jaxtyping import Float, Int
 from nerfstudio.cameras.cameras import Cameras
 from rich.console import Console
@@ -29,11 +28,11 @@ from torch import Tensor
 
 from lift_common.cameras import orbit_angles
 from lift_common.errors import UserInputError
-from lift_common.images import composite_on_white
 from neurallift_ns.data.orbit_views import DIRECTION_NAMES
 from neurallift_ns.guidance import score_distillation as sds
 from neurallift_ns.guidance.base import Guidance, GuidanceConfig, GuidanceOutput
 from neurallift_ns.guidance.prompts import azimuth_prompt_weights, direction_prompt, subject_prompt
+from neurallift_ns.guidance.reference import reference_photo
 from neurallift_ns.guidance.stable_diffusion import StableDiffusionLoadOptions
 from neurallift_ns.guidance.textual_inversion import TextualInversionConfig
 from neurallift_ns.guidance.timesteps import TimestepSchedule
@@ -103,8 +102,10 @@ class StableDiffusionGuidance(Guidance):
         model_metadata: dict | None = None,
         prompt: str = "",
         negative_prompt: str = "",
+        options: str = "stable-diffusion --",
         **kwargs,
     ) -> None:
+        """``options``: what comes before this guidance's options on the command line, for messages."""
         from neurallift_ns.guidance.clip_embedder import ClipImageEmbedder
         from neurallift_ns.guidance.stable_diffusion import StableDiffusion
 
@@ -112,8 +113,8 @@ class StableDiffusionGuidance(Guidance):
         self.device = torch.device(device)
         photo = reference_photo(model_metadata or {})
         with CONSOLE.status(f"Loading Stable Diffusion ({config.diffusion.model})"):
-            self.diffusion = StableDiffusion(config.diffusion, self.device)
-        token = self._learnt_token(photo, model_metadata or {})
+            self.diffusion = StableDiffusion(config.diffusion, self.device, f"{options}diffusion.model")
+        token = self._learnt_token(photo, model_metadata or {}, options)
         self.subject = subject_prompt(prompt, token)
         prompts = [direction_prompt(self.subject, name) for name in DIRECTION_NAMES]
         self.direction_embeddings = self.diffusion.encode_prompts(prompts)
@@ -122,7 +123,7 @@ class StableDiffusionGuidance(Guidance):
         if max(config.clip_guidance_scales) > 0 or config.lambda_clip_image > 0:
             with CONSOLE.status(f"Loading CLIP ({config.clip_model})"):
                 self.clip = ClipImageEmbedder(
-                    config.clip_model, config.clip_pretrained, self.device, self.diffusion.dtype
+                    config.clip_model, config.clip_pretrained, self.device, self.diffusion.dtype, options
                 )
             photo_tensor = torch.from_numpy(photo).permute(2, 0, 1)[None].to(self.device)
             with torch.no_grad():
@@ -130,7 +131,7 @@ class StableDiffusionGuidance(Guidance):
         self.generator = torch.Generator().manual_seed(config.seed)
         CONSOLE.print(f"Guidance prompt: '{direction_prompt(self.subject, 'front')}' (and side, back, ... views)")
 
-    def _learnt_token(self, photo: np.ndarray, metadata: dict) -> str | None:
+    def _learnt_token(self, photo: np.ndarray, metadata: dict, options: str) -> str | None:
         """Load or learn the photo's token, if asked to; the token, or None."""
         from neurallift_ns.guidance.textual_inversion import train_textual_inversion
 
@@ -139,7 +140,7 @@ class StableDiffusionGuidance(Guidance):
             if not Path(config.learned_embedding).is_file():
                 raise UserInputError(
                     f"Learnt token file '{config.learned_embedding}' does not exist. Make one with "
-                    "`ns-neurallift-finetune photo.png`, or drop --pipeline.model.guidance.learned-embedding."
+                    f"`ns-neurallift-finetune photo.png`, or drop {options}learned-embedding."
                 )
             return self.diffusion.load_learned_embedding(Path(config.learned_embedding))
         if not config.adapt_to_photo:
@@ -163,16 +164,12 @@ class StableDiffusionGuidance(Guidance):
         num_views = images.shape[0]
         directions, shading = directions.to(self.device), shading.to(self.device)
         renders = images.permute(0, 3, 1, 2)
-        size = (config.diffusion_resolution, config.diffusion_resolution)
-        latents = diffusion.encode_images(F.interpolate(renders, size=size, mode="bilinear", align_corners=False))
-        latents = latents.float()
-
+        latents = diffusion.encode_renders(images, config.diffusion_resolution)
         timesteps = config.timesteps.sample(step, diffusion.num_train_timesteps, num_views, self.generator)
         timesteps = timesteps.to(self.device)
         alpha = diffusion.alphas_cumprod[timesteps]
-        noise = torch.randn(latents.shape, generator=self.generator).to(self.device)
+        noise, noisy = sds.noise_latents(latents, timesteps, diffusion.alphas_cumprod, self.generator)
         with torch.no_grad():
-            noisy = sds.add_noise(latents.detach(), noise, alpha)
             text = torch.cat(
                 [self.negative_embedding.expand(num_views, -1, -1), self.view_embeddings(cameras, directions)]
             )
@@ -196,11 +193,9 @@ class StableDiffusionGuidance(Guidance):
             diagnostics["clip_estimate_distance"] = float(distance[finite].mean()) if bool(finite.any()) else math.nan
             diagnostics["clip_skipped_views"] = float((~finite).sum())
 
-        gradient = sds.score_distillation_gradient(
-            noise_pred, noise, sds.timestep_weight(diffusion.alphas_cumprod, timesteps, config.weighting)
+        loss, clipped = sds.distillation_loss(
+            latents, noise_pred, noise, timesteps, diffusion.alphas_cumprod, config.weighting, config.gradient_clip
         )
-        gradient, clipped = sds.clip_gradient(gradient, config.gradient_clip)
-        loss = sds.score_distillation_loss(latents, gradient)
         diagnostics["score_distillation"] = float(loss.detach())
         diagnostics["clipped_views"] = float(clipped.sum())
 
@@ -240,14 +235,6 @@ class StableDiffusionGuidance(Guidance):
             distance = self.photo_distance(self.diffusion.decode_latents(estimate))
             (gradient,) = torch.autograd.grad((distance * scales).sum(), estimate)
         return gradient.float(), distance.detach()
-
-
-def reference_photo(metadata: dict) -> Float[np.ndarray, "H W 3"]:
-    """The preprocessed photo's object on white, in [0, 1] (what CLIP compares renders with)."""
-    path = metadata.get("image_path")
-    if path is None:
-        raise UserInputError("The guidance needs the preprocessed photo: train with the neurallift-photo dataparser.")
-    return composite_on_white(Path(path))
 
 
 def adaptation_path(metadata: dict, config: StableDiffusionGuidanceConfig) -> Path:

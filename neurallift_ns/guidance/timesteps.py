@@ -22,19 +22,25 @@ class TimestepSchedule:
     """The range of diffusion timesteps drawn at each step, as fractions of the scheduler's training timesteps."""
 
     max_fraction: float = 0.6
-    """Upper bound, all through training (stable-dreamfusion's image mode t_range [0.2, 0.6], main.py; Magic123's
-    max_step_percent 0.6; NeuralLift-360's released code: 0.95)."""
+    """Upper bound, all through training unless max-fraction-end is set (stable-dreamfusion's image mode t_range
+    [0.2, 0.6], main.py; Magic123's max_step_percent 0.6; NeuralLift-360's released code: 0.95)."""
     min_fraction_start: float = 0.2
     """Lower bound at the first step (stable-dreamfusion and Magic123: 0.2, fixed)."""
     min_fraction_end: float = 0.2
     """Lower bound once annealing ends (stable-dreamfusion and Magic123: 0.2, fixed; NeuralLift-360: 0.05)."""
     anneal_steps: int = 3333
-    """Steps over which the lower bound moves from start to end (only matters when they differ)."""
+    """Steps over which the bounds move from start to end (only matters when they differ)."""
+    max_fraction_end: float | None = None
+    """Upper bound once annealing ends, reached over the same steps from max-fraction; unset: the upper bound stays
+    at max-fraction (threestudio's Zero-1-to-3 recipe anneals both bounds)."""
 
     def bounds(self, step: int, num_train_timesteps: int) -> tuple[int, int]:
         """Smallest and largest timestep that may be drawn at ``step`` (inclusive)."""
         low = linear_ramp(step, 0, self.anneal_steps, self.min_fraction_start, self.min_fraction_end)
-        high = int(round(self.max_fraction * num_train_timesteps))
+        high_fraction = self.max_fraction
+        if self.max_fraction_end is not None:
+            high_fraction = linear_ramp(step, 0, self.anneal_steps, self.max_fraction, self.max_fraction_end)
+        high = int(round(high_fraction * num_train_timesteps))
         return min(int(round(low * num_train_timesteps)), high), high
 
     def sample(

@@ -1,7 +1,7 @@
 """``ns-neurallift-finetune``: adapt Stable Diffusion to a photo (textual inversion) before training on it.
 
 Learns a new token for the photo's object and saves its embedding; ``ns-train neurallift`` then uses it with
-``--pipeline.model.guidance.learned-embedding``. (``--pipeline.model.guidance.adapt-to-photo True`` does the same
+``stable-diffusion --learned-embedding``. (``stable-diffusion --adapt-to-photo True`` does the same
 inside ``ns-train``.) Interrupted runs resume from their last saved state when run again with the same settings.
 """
 
@@ -51,7 +51,7 @@ class FinetuneCommand:
         train_textual_inversion(diffusion, image, self.textual_inversion, output)
         CONSOLE.print(f"Learnt {self.textual_inversion.token}: {output}")
         CONSOLE.print(
-            f"Train with: ns-train neurallift --data {self.data} --pipeline.model.guidance.learned-embedding {output}"
+            f"Train with: ns-train neurallift --data {self.data} stable-diffusion --learned-embedding {output}"
         )
 
 

@@ -25,7 +25,7 @@ TRAIN = [
     *("--pipeline.datamanager.dataparser.preprocess.image-size", "32"),
     *("--pipeline.datamanager.dataparser.preprocess.mask-method", "grabcut"),
     *("--pipeline.model.num-levels", "8", "--pipeline.model.max-res", "64", "--pipeline.model.log2-hashmap-size", "15"),
-    *("--pipeline.model.guidance.diffusion-resolution", "16", "--prompt", "a coffee cup"),
+    *("--prompt", "a coffee cup"),
 ]
 
 
@@ -38,13 +38,14 @@ def run(tmp_path_factory, tiny_depth_model, tiny_stable_diffusion, tiny_open_cli
     folder = tmp_path_factory.mktemp("neurallift-tools")
     photo = folder / "coffee.png"
     Image.fromarray(data.coffee()).save(photo)
-    models = ("--pipeline.datamanager.dataparser.preprocess.depth-model", str(tiny_depth_model))
-    models += ("--pipeline.model.guidance.diffusion.model", str(tiny_stable_diffusion))
-    models += ("--pipeline.model.guidance.clip-model", str(tiny_open_clip))
-    command = ["ns-train", "neurallift", "--data", str(photo), "--output-dir", str(folder / "outputs"), *TRAIN, *models]
-    check(run_command([*command, "--timestamp", "run"], HF_HUB_OFFLINE="1"))
+    depth = ("--pipeline.datamanager.dataparser.preprocess.depth-model", str(tiny_depth_model))
+    # The prior is a subcommand after every other option; its own options follow it.
+    prior = ["stable-diffusion", "--diffusion.model", str(tiny_stable_diffusion), "--diffusion-resolution", "16"]
+    prior += ["--clip-model", str(tiny_open_clip)]
+    command = ["ns-train", "neurallift", "--data", str(photo), "--output-dir", str(folder / "outputs"), *TRAIN, *depth]
+    check(run_command([*command, "--timestamp", "run", *prior], HF_HUB_OFFLINE="1"))
     (config,) = (folder / "outputs").glob("*/neurallift/run/config.yml")
-    return {"config": config, "folder": folder, "command": command}
+    return {"config": config, "folder": folder, "command": command, "prior": prior}
 
 
 def _octants(points: np.ndarray) -> set[tuple[bool, bool, bool]]:
@@ -149,12 +150,12 @@ def test_resuming_continues_at_the_next_step_with_the_same_schedules(run, tmp_pa
     import lift_common  # noqa: F401  (checkpoint allowlist)
 
     outputs = ("--output-dir", str(tmp_path / "outputs"))
-    stopped = [*run["command"], *outputs, "--timestamp", "stopped", "--max-num-iterations", "3"]
+    stopped = [*run["command"], *outputs, "--timestamp", "stopped", "--max-num-iterations", "3", *run["prior"]]
     check(run_command(stopped, HF_HUB_OFFLINE="1"))
     (stopped_models,) = (tmp_path / "outputs").glob("*/neurallift/stopped/nerfstudio_models")
     assert [path.name for path in stopped_models.iterdir()] == ["step-000000002.ckpt"]
 
-    resume = [*run["command"], *outputs, "--timestamp", "resumed", "--load-dir", str(stopped_models)]
+    resume = [*run["command"], *outputs, "--timestamp", "resumed", "--load-dir", str(stopped_models), *run["prior"]]
     result = check(run_command(resume, HF_HUB_OFFLINE="1"))
     assert "Done loading Nerfstudio checkpoint" in " ".join(result.stdout.split())
     (resumed_models,) = (tmp_path / "outputs").glob("*/neurallift/resumed/nerfstudio_models")

@@ -38,9 +38,8 @@ def trained_run(tmp_path_factory, tiny_depth_model, tiny_stable_diffusion, tiny_
     Image.fromarray(data.coffee()).save(photo)
     outputs = folder / "outputs"
     depth = ("--pipeline.datamanager.dataparser.preprocess.depth-model", str(tiny_depth_model))
-    prior = ("--pipeline.model.guidance.diffusion.model", str(tiny_stable_diffusion), "--prompt", "a coffee cup")
-    prior += ("--pipeline.model.guidance.clip-model", str(tiny_open_clip))
-    prior += ("--pipeline.model.guidance.diffusion-resolution", "16")
+    prior = ("--prompt", "a coffee cup", "stable-diffusion", "--diffusion.model", str(tiny_stable_diffusion))
+    prior += ("--clip-model", str(tiny_open_clip), "--diffusion-resolution", "16")
     train = ["ns-train", "neurallift", "--data", str(photo), "--output-dir", str(outputs), *TRAIN_TWO_STEPS]
     result = check(run_command([*train, *depth, *prior], HF_HUB_OFFLINE="1"))
     assert "a coffee cup, front view" in result.stdout  # the prior was loaded and prompted

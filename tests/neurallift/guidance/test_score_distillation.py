@@ -57,6 +57,37 @@ def test_timestep_lower_bound_anneals_while_the_upper_bound_stays() -> None:
     assert late.min() < 100
 
 
+def test_both_timestep_bounds_anneal_in_zero123s_recipe() -> None:
+    """threestudio configs/zero123.yaml: [0.4, 0.85] at the start, [0.2, 0.5] after a third of the run."""
+    schedule = TimestepSchedule(max_fraction=0.85, min_fraction_start=0.4, min_fraction_end=0.2, max_fraction_end=0.5)
+    assert schedule.bounds(0, 1000) == (400, 850)
+    assert schedule.bounds(schedule.anneal_steps // 2, 1000) == (300, 675)
+    assert schedule.bounds(schedule.anneal_steps, 1000) == schedule.bounds(10000, 1000) == (200, 500)
+
+
+def test_unified_guidance_weighting_is_one_minus_the_square_root_of_alpha() -> None:
+    """threestudio's unified guidances call sqrt(alphas_cumprod) ``alphas`` and weight by 1 - alphas."""
+    alphas = torch.tensor([0.81, 0.25, 0.04])
+    weights = sds.timestep_weight(alphas, torch.tensor([0, 1, 2]), "one_minus_sqrt_alpha")
+    torch.testing.assert_close(weights, torch.tensor([0.1, 0.5, 0.8]))
+
+
+def test_distillation_loss_sends_the_clamped_weighted_error_into_the_latents() -> None:
+    generator = torch.Generator().manual_seed(4)
+    latents = torch.randn(2, 4, 8, 8, generator=generator, requires_grad=True)
+    alphas = torch.linspace(0.99, 0.01, 1000)
+    timesteps = torch.tensor([100, 800])
+    noise, noisy = sds.noise_latents(latents, timesteps, alphas, torch.Generator().manual_seed(5))
+    assert not noisy.requires_grad
+    torch.testing.assert_close(noisy, sds.add_noise(latents.detach(), noise, alphas[timesteps]))
+    predicted = noise + torch.randn(noise.shape, generator=generator)
+    loss, clipped = sds.distillation_loss(latents, predicted, noise, timesteps, alphas, "one_minus_alpha", 0.5)
+    loss.backward()
+    expected = ((1 - alphas[timesteps]).view(-1, 1, 1, 1) * (predicted - noise)).clamp(-0.5, 0.5) / 2
+    torch.testing.assert_close(latents.grad, expected)
+    assert clipped.tolist() == [False, True]  # at t = 100 the weight (0.1) keeps every element under the limit
+
+
 def test_direction_prompts_name_the_view() -> None:
     assert direction_prompt("a ceramic mug", "back") == "a ceramic mug, back view"
     assert subject_prompt("") == DEFAULT_SUBJECT

@@ -150,7 +150,7 @@ def test_the_photo_clip_sees_is_the_object_on_white(photo_metadata) -> None:
 
 def test_a_hub_id_that_cannot_be_had_offline_is_one_message(config, photo_metadata, offline) -> None:
     missing = replace(config, diffusion=StableDiffusionLoadOptions(model="someone/not-cached-diffusion"))
-    with pytest.raises(UserInputError, match="--pipeline.model.guidance.diffusion.model") as error:
+    with pytest.raises(UserInputError, match="stable-diffusion --diffusion.model") as error:
         missing.setup(device="cpu", model_metadata=photo_metadata)
     assert "HF_HUB_OFFLINE" in str(error.value)
 
@@ -164,7 +164,7 @@ def test_a_clip_folder_without_weights_is_one_message(config, photo_metadata, tm
 
 def test_a_clip_hub_id_that_cannot_be_had_offline_is_one_message(config, photo_metadata, offline) -> None:
     missing = replace(config, clip_model="hf-hub:someone/not-cached-clip")
-    with pytest.raises(UserInputError, match="--pipeline.model.guidance.clip-model"):
+    with pytest.raises(UserInputError, match="stable-diffusion --clip-model"):
         missing.setup(device="cpu", model_metadata=photo_metadata)
 
 
@@ -337,6 +337,6 @@ def test_a_damaged_clip_folder_is_one_message_naming_the_file(
         weights.write_bytes(weights.read_bytes()[:100])
         named = weights
     broken = replace(config, clip_model=str(folder))
-    with pytest.raises(UserInputError, match="--pipeline.model.guidance.clip-model") as error:
+    with pytest.raises(UserInputError, match="stable-diffusion --clip-model") as error:
         broken.setup(device="cpu", model_metadata=photo_metadata)
     assert str(named) in str(error.value)

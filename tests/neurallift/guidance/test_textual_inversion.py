@@ -238,4 +238,4 @@ def test_ns_neurallift_finetune_writes_an_embedding_ns_train_can_use(
     result = check(run_command(command, HF_HUB_OFFLINE="1"))
     output = tmp_path / "coffee.learned_embeds.safetensors"
     assert list(load_file(str(output))) == ["<cup>"]
-    assert "--pipeline.model.guidance.learned-embedding" in result.stdout.replace("\n", " ")
+    assert "stable-diffusion --learned-embedding" in result.stdout.replace("\n", " ")
