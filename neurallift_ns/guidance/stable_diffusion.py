@@ -15,6 +15,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from lift_common.errors import UserInputError
 from lift_common.pretrained import resolve_pretrained
 from neurallift_ns.guidance.latent_diffusion import FrozenLatentDiffusion, diffusers_dtype_argument, model_dtype
 
@@ -53,9 +54,16 @@ class StableDiffusion(FrozenLatentDiffusion):
         device = torch.device(device)
         dtype = model_dtype(options.half_precision, device)
         source = resolve_pretrained(options.model, what="Stable Diffusion", option=option_name)
-        pipeline = StableDiffusionPipeline.from_pretrained(
-            source, safety_checker=None, requires_safety_checker=False, **diffusers_dtype_argument(dtype)
-        )
+        try:
+            pipeline = StableDiffusionPipeline.from_pretrained(
+                source, safety_checker=None, requires_safety_checker=False, **diffusers_dtype_argument(dtype)
+            )
+        except (OSError, ValueError) as error:  # a missing part, a truncated or foreign weights file
+            problem = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise UserInputError(
+                f"'{source}' is not a Stable Diffusion pipeline in diffusers' layout (model_index.json, unet/, vae/, "
+                f"text_encoder/, tokenizer/, scheduler/): {problem}. Pass one with {option_name}."
+            ) from None
         pipeline.set_progress_bar_config(disable=True)
         pipeline.text_encoder.requires_grad_(False).eval()
         if options.attention_slicing:
@@ -75,7 +83,6 @@ class StableDiffusion(FrozenLatentDiffusion):
         """Add the token learnt by textual inversion (a ``{token: embedding}`` safetensors file) and return it."""
         from safetensors.torch import load_file
 
-        from lift_common.errors import UserInputError
 
         try:
             (token,) = load_file(str(path)).keys()

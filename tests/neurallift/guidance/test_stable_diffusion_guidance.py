@@ -340,3 +340,25 @@ def test_a_damaged_clip_folder_is_one_message_naming_the_file(
     with pytest.raises(UserInputError, match="stable-diffusion --clip-model") as error:
         broken.setup(device="cpu", model_metadata=photo_metadata)
     assert str(named) in str(error.value)
+
+
+@pytest.mark.parametrize("damage", ["empty folder", "no unet", "truncated unet weights"])
+def test_a_damaged_stable_diffusion_folder_is_one_message(
+    config, photo_metadata, tiny_stable_diffusion: Path, tmp_path: Path, offline, damage: str
+) -> None:
+    import shutil
+
+    folder = tmp_path / "sd"
+    if damage == "empty folder":
+        folder.mkdir()
+    else:
+        shutil.copytree(tiny_stable_diffusion, folder)
+        if damage == "no unet":
+            shutil.rmtree(folder / "unet")
+        else:
+            (weights,) = [path for path in (folder / "unet").iterdir() if "diffusion_pytorch_model" in path.name]
+            weights.write_bytes(weights.read_bytes()[:100])
+    broken = replace(config, diffusion=StableDiffusionLoadOptions(model=str(folder)))
+    with pytest.raises(UserInputError, match="stable-diffusion --diffusion.model") as error:
+        broken.setup(device="cpu", model_metadata=photo_metadata)
+    assert str(folder) in str(error.value) and "Stable Diffusion pipeline" in str(error.value)
