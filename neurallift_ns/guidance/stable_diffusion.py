@@ -83,7 +83,6 @@ class StableDiffusion(FrozenLatentDiffusion):
         """Add the token learnt by textual inversion (a ``{token: embedding}`` safetensors file) and return it."""
         from safetensors.torch import load_file
 
-
         try:
             (token,) = load_file(str(path)).keys()
         except Exception:
