@@ -45,7 +45,7 @@ from lift_common.marching_cubes import MarchingCubesSupport
 from lift_common.metrics import ImageQualityMetrics
 from lolnerf_ns import losses
 from lolnerf_ns.data.transforms_dataparser import LATENT_INDEX_KEY
-from lolnerf_ns.field import LatentBackgroundField, LatentConditionedField
+from lolnerf_ns.field import LatentBackgroundField, LatentConditionedField, MLPPrecision
 from lolnerf_ns.latents import SAMPLE_PREFIX, identity_code, identity_row, interpolate_along
 from lolnerf_ns.occupancy import ClassOccupancyGrid
 
@@ -89,6 +89,9 @@ class LOLNeRFModelConfig(ModelConfig):
     """Cells added around occupied cells on every side: one random point per cell can miss a thin shell of surface.
     Measured on the synthetic class: without a margin renders differ from unskipped ones by up to 0.22 in a colour
     channel, with 1 cell by 0.002."""
+    mlp_precision: MLPPrecision = "auto"
+    """Arithmetic of the MLPs (torch.autocast): 'auto' is bfloat16 on CUDA GPUs that support it and float32
+    elsewhere; 'bfloat16' also on a CPU. Encodings, densities, colours and losses stay float32."""
     # Latent table.
     latent_dim: int = 64
     """Size of each instance's latent code."""
@@ -183,6 +186,7 @@ class LOLNeRFModel(Model):
             layer_width=config.layer_width,
             skip_layer=config.skip_layer,
             color_hidden_dim=config.color_hidden_dim,
+            precision=config.mlp_precision,
         )
         self.background_field = (
             LatentBackgroundField(
@@ -190,6 +194,7 @@ class LOLNeRFModel(Model):
                 num_frequencies=config.background_num_frequencies,
                 num_layers=config.background_num_layers,
                 layer_width=config.background_layer_width,
+                precision=config.mlp_precision,
             )
             if config.background == "network"
             else None
