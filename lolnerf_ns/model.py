@@ -96,7 +96,8 @@ class LOLNeRFModelConfig(ModelConfig):
     latent_dim: int = 64
     """Size of each instance's latent code."""
     latent_init_std: float = 0.01
-    """Latent codes start near zero, drawn from N(0, std^2)."""
+    """Latent codes start near zero, drawn from N(0, std^2) (jax3d's LOLNeRF starts them at zero:
+    projects/generative/nerf/glo_nerf/trainer.py, init_state)."""
     # Foreground field.
     num_layers: int = 8
     """Layers of the foreground MLP."""
