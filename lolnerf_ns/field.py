@@ -4,9 +4,14 @@ As in LOLNeRF, the latent code is concatenated with the positional encoding at t
 (nerfstudio's MLP re-concatenates its whole input there), so every instance of the class shares one network. Colour
 does not depend on the view direction: with one view of each instance, view dependence cannot be told apart from
 the instance's own colour.
+
+The MLPs may run in bfloat16 (``torch.autocast``); positional encodings, densities and colours stay float32, so
+compositing and the losses see float32 either way.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 from jaxtyping import Float
@@ -16,6 +21,17 @@ from nerfstudio.field_components.mlp import MLP
 from torch import Tensor, nn
 
 from lift_common.marching_cubes import isosurface_values
+
+MLPPrecision = Literal["auto", "float32", "bfloat16"]
+
+
+def mlp_autocast(device: torch.device, precision: MLPPrecision) -> torch.autocast:
+    """``torch.autocast`` to bfloat16 for ``precision`` "bfloat16", and for "auto" on CUDA GPUs that support it;
+    disabled otherwise. bfloat16 keeps float32's range, so unlike float16 it needs no loss scaling."""
+    bfloat16 = precision == "bfloat16" or (
+        precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()
+    )
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bfloat16)
 
 
 class LatentConditionedField(nn.Module):
@@ -29,8 +45,10 @@ class LatentConditionedField(nn.Module):
         layer_width: int = 256,
         skip_layer: int = 4,
         color_hidden_dim: int = 128,
+        precision: MLPPrecision = "float32",
     ) -> None:
         super().__init__()
+        self.precision = precision
         self.position_encoding = NeRFEncoding(
             in_dim=3,
             num_frequencies=num_frequencies,
@@ -56,10 +74,13 @@ class LatentConditionedField(nn.Module):
     def forward(
         self, positions: Float[Tensor, "*batch 3"], latents: Float[Tensor, "*batch latent_dim"]
     ) -> tuple[Float[Tensor, "*batch 1"], Float[Tensor, "*batch 3"]]:
-        features = self.trunk(torch.cat([self.position_encoding(positions), latents], dim=-1))
+        encoded = torch.cat([self.position_encoding(positions), latents], dim=-1)
+        with mlp_autocast(positions.device, self.precision):
+            features = self.trunk(encoded)
+            density_logit, rgb = self.density_head(features), self.color_head(features)
         # trunc_exp keeps density positive with exp's dynamic range but bounded gradients (as in instant-ngp).
-        density = trunc_exp(self.density_head(features) - 1.0)
-        return density, self.color_head(features)
+        density = trunc_exp(density_logit.float() - 1.0)
+        return density, rgb.float()
 
     def forward_geonetwork(self, positions: Float[Tensor, "num 3"]) -> Float[Tensor, "num 1"]:
         """``surface_density - density`` of the identity the model displays (set by the model as
@@ -82,8 +103,16 @@ class LatentConditionedField(nn.Module):
 class LatentBackgroundField(nn.Module):
     """Colour seen behind the object along each ray direction, for each instance's code."""
 
-    def __init__(self, latent_dim: int, num_frequencies: int = 4, num_layers: int = 3, layer_width: int = 64) -> None:
+    def __init__(
+        self,
+        latent_dim: int,
+        num_frequencies: int = 4,
+        num_layers: int = 3,
+        layer_width: int = 64,
+        precision: MLPPrecision = "float32",
+    ) -> None:
         super().__init__()
+        self.precision = precision
         self.direction_encoding = NeRFEncoding(
             in_dim=3,
             num_frequencies=num_frequencies,
@@ -104,4 +133,6 @@ class LatentBackgroundField(nn.Module):
     def forward(
         self, directions: Float[Tensor, "*rays 3"], latents: Float[Tensor, "*rays latent_dim"]
     ) -> Float[Tensor, "*rays 3"]:
-        return self.mlp(torch.cat([self.direction_encoding(directions), latents], dim=-1))
+        encoded = torch.cat([self.direction_encoding(directions), latents], dim=-1)
+        with mlp_autocast(directions.device, self.precision):
+            return self.mlp(encoded).float()

@@ -13,6 +13,10 @@ Which code a ray renders:
    the config. Several identities form a path that a camera's time (``render_time`` in a camera path) walks along.
    With ``render_identities`` empty, rays of the data's own cameras (``ns-export``, ``ns-render dataset``) keep their
    own identity and other cameras show identity 0.
+
+Empty space is skipped for the whole class (:mod:`lolnerf_ns.occupancy`): samples in cells where no training identity
+has matter are not evaluated. The grid speaks only for training codes, so rays rendering any other code (an explicit
+code, the mean, a sample, an interpolation, a lifted identity) are rendered without skipping.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Literal, Tuple, Type
 import torch
 from jaxtyping import Float
 from nerfstudio.cameras.rays import RayBundle, RaySamples
+from nerfstudio.engine.callbacks import TrainingCallback, TrainingCallbackAttributes, TrainingCallbackLocation
 from nerfstudio.model_components.ray_samplers import PDFSampler, UniformSampler
 from nerfstudio.model_components.renderers import AccumulationRenderer, DepthRenderer
 from nerfstudio.model_components.scene_colliders import AABBBoxCollider
@@ -40,8 +45,9 @@ from lift_common.marching_cubes import MarchingCubesSupport
 from lift_common.metrics import ImageQualityMetrics
 from lolnerf_ns import losses
 from lolnerf_ns.data.transforms_dataparser import LATENT_INDEX_KEY
-from lolnerf_ns.field import LatentBackgroundField, LatentConditionedField
+from lolnerf_ns.field import LatentBackgroundField, LatentConditionedField, MLPPrecision
 from lolnerf_ns.latents import SAMPLE_PREFIX, identity_code, identity_row, interpolate_along
+from lolnerf_ns.occupancy import ClassOccupancyGrid
 
 LATENT_CODE_KEY = "latent_code"
 """Ray metadata holding an explicit latent code per ray; it wins over every other way of choosing the code."""
@@ -63,11 +69,35 @@ class LOLNeRFModelConfig(ModelConfig):
     """Samples per ray spread uniformly between the ray's entry into and exit from the scene box."""
     num_importance_samples: int = 64
     """Samples per ray placed where the coarse pass found density."""
+    # Empty-space skipping.
+    skip_empty_space: bool = True
+    """Leave samples in empty cells of the class's occupancy grid unevaluated (density 0). The grid marks where at
+    least one training identity has matter; renders of other codes (a photo being lifted, lifted identities, 'mean',
+    samples, interpolations) do not skip."""
+    occupancy_resolution: int = 32
+    """Cells per side of the occupancy grid over the scene box. A refresh evaluates the network once per cell and
+    code: at 32, 32 codes cost about one training step of the 8x256 network."""
+    occupancy_refresh_every: int = 200
+    """Training steps between refreshes of the grid from the network; every cell is occupied until the first."""
+    occupancy_codes_per_refresh: int = 32
+    """Training codes whose union each refresh takes (all of them when there are fewer); each refresh draws anew."""
+    occupancy_density_threshold: float = 0.01
+    """Density above which a cell is occupied. Measured on the synthetic class (4x64 model, 600 steps): learnt empty
+    space stays below 4e-5 in 90% of cells and matter above 49, so 0.01 and 1.0 mark nearly the same cells (29% and
+    23% of the box); the lower errs towards occupied."""
+    occupancy_margin: int = 1
+    """Cells added around occupied cells on every side: one random point per cell can miss a thin shell of surface.
+    Measured on the synthetic class: without a margin renders differ from unskipped ones by up to 0.22 in a colour
+    channel, with 1 cell by 0.002."""
+    mlp_precision: MLPPrecision = "auto"
+    """Arithmetic of the MLPs (torch.autocast): 'auto' is bfloat16 on CUDA GPUs that support it and float32
+    elsewhere; 'bfloat16' also on a CPU. Encodings, densities, colours and losses stay float32."""
     # Latent table.
     latent_dim: int = 64
     """Size of each instance's latent code."""
     latent_init_std: float = 0.01
-    """Latent codes start near zero, drawn from N(0, std^2)."""
+    """Latent codes start near zero, drawn from N(0, std^2) (jax3d's LOLNeRF starts them at zero:
+    projects/generative/nerf/glo_nerf/trainer.py, init_state)."""
     # Foreground field.
     num_layers: int = 8
     """Layers of the foreground MLP."""
@@ -157,6 +187,7 @@ class LOLNeRFModel(Model):
             layer_width=config.layer_width,
             skip_layer=config.skip_layer,
             color_hidden_dim=config.color_hidden_dim,
+            precision=config.mlp_precision,
         )
         self.background_field = (
             LatentBackgroundField(
@@ -164,11 +195,13 @@ class LOLNeRFModel(Model):
                 num_frequencies=config.background_num_frequencies,
                 num_layers=config.background_num_layers,
                 layer_width=config.background_layer_width,
+                precision=config.mlp_precision,
             )
             if config.background == "network"
             else None
         )
         self.collider = AABBBoxCollider(self.scene_box, near_plane=config.near_plane)
+        self.occupancy_grid = ClassOccupancyGrid(self.scene_box.aabb, config.occupancy_resolution)
         self.sampler_uniform = UniformSampler(num_samples=config.num_coarse_samples)
         self.sampler_pdf = PDFSampler(num_samples=config.num_importance_samples)
         self.renderer_accumulation = AccumulationRenderer()
@@ -189,6 +222,38 @@ class LOLNeRFModel(Model):
             fields += list(self.background_field.parameters())
         return {"fields": fields, "latents": list(self.latent_table.parameters())}
 
+    # The class's occupancy grid.
+
+    def get_training_callbacks(self, attributes: TrainingCallbackAttributes) -> list[TrainingCallback]:
+        if not self.config.skip_empty_space:
+            return []
+        return [
+            TrainingCallback(
+                where_to_run=[TrainingCallbackLocation.BEFORE_TRAIN_ITERATION],
+                update_every_num_iters=self.config.occupancy_refresh_every,
+                func=self.refresh_occupancy,
+            )
+        ]
+
+    def refresh_occupancy(self, step: int) -> None:
+        """Rebuild the grid from the network: the union over a sample of training codes (none at step 0, where the
+        network has learnt nothing). Draws are seeded by the step, so every DDP process, and a resumed run, builds
+        the same grid."""
+        if step == 0:
+            return
+        generator = torch.Generator().manual_seed(step)
+        codes = self.latent_table.weight[: self.num_training_latents].detach()
+        if len(codes) > self.config.occupancy_codes_per_refresh:
+            picks = torch.randperm(len(codes), generator=generator)[: self.config.occupancy_codes_per_refresh]
+            codes = codes[picks.to(codes.device)]
+        self.occupancy_grid.refresh(
+            lambda positions, latents: self.field(positions, latents)[0],
+            codes,
+            threshold=self.config.occupancy_density_threshold,
+            margin=self.config.occupancy_margin,
+            generator=generator,
+        )
+
     # Which code each ray renders.
 
     def ray_latents(self, ray_bundle: RayBundle) -> Float[Tensor, "*batch latent_dim"]:
@@ -196,10 +261,26 @@ class LOLNeRFModel(Model):
         metadata = ray_bundle.metadata or {}
         if LATENT_CODE_KEY in metadata:
             return metadata[LATENT_CODE_KEY]
-        indices = metadata.get(LATENT_INDEX_KEY)
-        if indices is not None and (self.training or self._own_identities or not self.config.render_identities):
-            return self.latent_table(indices.long().squeeze(-1))
+        if self._renders_data_identities(metadata):
+            return self.latent_table(metadata[LATENT_INDEX_KEY].long().squeeze(-1))
         return self.displayed_latents(ray_bundle)
+
+    def _renders_data_identities(self, metadata: dict) -> bool:
+        """Whether rays with this metadata render the identities of their images (not the displayed ones)."""
+        return metadata.get(LATENT_INDEX_KEY) is not None and (
+            self.training or self._own_identities or not self.config.render_identities
+        )
+
+    def skips_empty_space(self, ray_bundle: RayBundle) -> bool:
+        """Whether this bundle's rays skip the occupancy grid's empty cells: only where every ray renders a training
+        identity's own code, the codes the grid was built from."""
+        metadata = ray_bundle.metadata or {}
+        if not self.config.skip_empty_space or LATENT_CODE_KEY in metadata:
+            return False
+        if self._renders_data_identities(metadata):
+            return True
+        rows = {identity_row(identity, self.identity_names) for identity in self._displayed}
+        return len(rows) == 1 and None not in rows and rows.pop() < self.num_training_latents
 
     def identity_code(self, identity: str) -> Float[Tensor, "latent_dim"]:
         """The code of one identity (a name, a row, ``mean`` or ``sample:SEED``)."""
@@ -277,13 +358,22 @@ class LOLNeRFModel(Model):
     # Rendering.
 
     def _render_foreground(
-        self, ray_samples: RaySamples, latents: Float[Tensor, "*batch latent_dim"]
+        self, ray_samples: RaySamples, latents: Float[Tensor, "*batch latent_dim"], skip_empty: bool
     ) -> dict[str, Tensor]:
         positions = ray_samples.frustums.get_positions()
         sample_latents = latents[..., None, :].expand(*positions.shape[:-1], -1)
-        density, rgb = self.field(positions, sample_latents)
+        if skip_empty:
+            evaluated = self.occupancy_grid.is_occupied(positions)
+            density = positions.new_zeros((*evaluated.shape, 1))
+            rgb = positions.new_zeros((*evaluated.shape, 3))
+            if evaluated.any():  # the encoding cannot reshape an empty batch
+                density[evaluated], rgb[evaluated] = self.field(positions[evaluated], sample_latents[evaluated])
+        else:
+            evaluated = positions.new_ones(positions.shape[:-1], dtype=torch.bool)
+            density, rgb = self.field(positions, sample_latents)
         weights = ray_samples.get_weights(density)
         return {
+            "evaluated": evaluated.sum(),
             "foreground": (weights * rgb).sum(dim=-2),  # premultiplied: C_fg
             "accumulation": self.renderer_accumulation(weights),
             "depth": self.renderer_depth(weights, ray_samples),
@@ -300,10 +390,11 @@ class LOLNeRFModel(Model):
 
     def get_outputs(self, ray_bundle: RayBundle) -> dict[str, Tensor]:
         latents = self.ray_latents(ray_bundle).to(ray_bundle.origins.device)
+        skip_empty = self.skips_empty_space(ray_bundle)
         coarse_samples = self.sampler_uniform(ray_bundle)
-        coarse = self._render_foreground(coarse_samples, latents)
+        coarse = self._render_foreground(coarse_samples, latents, skip_empty)
         fine_samples = self.sampler_pdf(ray_bundle, coarse_samples, coarse["weights"])
-        fine = self._render_foreground(fine_samples, latents)
+        fine = self._render_foreground(fine_samples, latents, skip_empty)
         background = self._background(ray_bundle, latents)
         outputs = {}
         for suffix, rendered in (("", fine), ("_coarse", coarse)):
@@ -316,6 +407,7 @@ class LOLNeRFModel(Model):
         if self.training:
             outputs["weights"] = fine["weights"]
             outputs["weights_coarse"] = coarse["weights"]
+            outputs["field_evaluations_per_ray"] = (coarse["evaluated"] + fine["evaluated"]) / len(ray_bundle)
         elif self.config.predict_normals:
             # At the rendered surface point only: one gradient per ray instead of one per sample, so ns-export's
             # large batches stay affordable.
@@ -366,6 +458,9 @@ class LOLNeRFModel(Model):
         metrics = {"psnr": -10.0 * torch.log10(mse.clamp_min(1e-10))}
         if "weights" in outputs:
             metrics["semi_transparent_fraction"] = losses.semi_transparent_fraction(outputs["weights"].detach())
+        if "field_evaluations_per_ray" in outputs:
+            metrics["field_evaluations_per_ray"] = outputs["field_evaluations_per_ray"]
+            metrics["occupied_fraction"] = self.occupancy_grid.occupied_fraction
         return metrics
 
     def get_image_metrics_and_images(

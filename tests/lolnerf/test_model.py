@@ -143,3 +143,36 @@ def test_lifted_instances_extend_the_table_and_keypoints_are_saved() -> None:
 def test_identity_names_must_be_unique() -> None:
     with pytest.raises(UserInputError, match="Identity names must be unique; a.png appear"):
         make_model(lifted_instances=("a.png",))
+
+
+def mlp_output_dtypes(model) -> set[torch.dtype]:
+    """Dtypes the first layers of the foreground and background MLPs produce in one training step."""
+    seen: set[torch.dtype] = set()
+    for layer in (model.field.trunk.layers[0], model.background_field.mlp.layers[0]):
+        layer.register_forward_hook(lambda _module, _inputs, output: seen.add(output.dtype))
+    model.train()
+    model(rays(indices=[0, 1, 2, 0, 1, 2]))
+    return seen
+
+
+def test_bfloat16_mlps_train_on_a_cpu() -> None:
+    """The code path CUDA's mixed precision takes, under CPU bfloat16 autocast."""
+    model = make_model(mlp_precision="bfloat16")
+    assert mlp_output_dtypes(model) == {torch.bfloat16}
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    batch = {"image": torch.tensor([[0.9, 0.2, 0.1]]).repeat(6, 1), "mask": torch.ones(6, 1)}
+    history = []
+    for _ in range(30):
+        outputs = model(rays(indices=[0, 1, 2, 0, 1, 2]))
+        assert outputs["rgb"].dtype == outputs["accumulation"].dtype == torch.float32
+        loss = sum(model.get_loss_dict(outputs, batch).values())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history.append(float(loss))
+    assert all(torch.isfinite(torch.tensor(history)))
+    assert history[-1] < 0.5 * history[0]
+
+
+def test_auto_precision_is_float32_on_a_cpu() -> None:
+    assert mlp_output_dtypes(make_model()) == {torch.float32}

@@ -42,9 +42,9 @@ TINY_MODEL = dict(
 """Model options of the tiny config (also used by the benchmark's small size)."""
 
 
-def tiny_lolnerf_config(data: Path, output_dir: Path, steps: int, images_per_batch: int = 8, pixels: int = 64, **model):
-    """A ``lolnerf`` trainer config for ``steps`` steps on ``data``, writing under ``output_dir``; ``model`` overrides
-    fields of the model config."""
+def synthetic_class_config(data: Path, output_dir: Path, steps: int, images_per_batch: int = 8, pixels: int = 64):
+    """The ``lolnerf`` method's own config (model, rates and schedules unchanged) for ``steps`` steps on ``data``
+    on the CPU, writing under ``output_dir``, seeded, with one checkpoint at the end and no evaluation."""
     from lolnerf_ns.lolnerf_config import lolnerf_method
 
     config = copy.deepcopy(lolnerf_method.config)
@@ -61,6 +61,13 @@ def tiny_lolnerf_config(data: Path, output_dir: Path, steps: int, images_per_bat
     config.pipeline.datamanager.images_per_batch = images_per_batch
     config.pipeline.datamanager.pixels_per_image = pixels
     config.pipeline.datamanager.__post_init__()  # batch size follows identities x pixels
+    return config
+
+
+def tiny_lolnerf_config(data: Path, output_dir: Path, steps: int, images_per_batch: int = 8, pixels: int = 64, **model):
+    """A ``lolnerf`` trainer config for ``steps`` steps on ``data``, writing under ``output_dir``; ``model`` overrides
+    fields of the model config."""
+    config = synthetic_class_config(data, output_dir, steps, images_per_batch, pixels)
     for name, value in {**TINY_MODEL, **model}.items():
         setattr(config.pipeline.model, name, value)
     # A 4x64 MLP learns fastest at rates about 20x those of the default 8x256 one.
