@@ -39,13 +39,14 @@ def test_faces_get_landmarks_masks_and_cameras(faces: Path, capsys) -> None:
         "astronaut_mirrored.png",
     ]
     assert prepared.cameras["skipped"] == [{"file": "chelsea.png", "reason": "no face found"}]
-    frame = next(f for f in prepared.frames if f["file"] == "astronaut.png")
+    row, frame = next((row, f) for row, f in enumerate(prepared.frames) if f["file"] == "astronaut.png")
     left_eye, right_eye, nose, mouth_left, mouth_right = np.array(frame["landmarks"])
     # Where the face is in scikit-image's astronaut, scaled from 512 to 128 pixels.
     assert left_eye == pytest.approx([51, 25.6], abs=3) and right_eye == pytest.approx([61.8, 26.1], abs=3)
     assert left_eye[0] < nose[0] < right_eye[0] and mouth_left[0] < mouth_right[0]
     assert max(left_eye[1], right_eye[1]) < nose[1] < min(mouth_left[1], mouth_right[1]) + 1
-    mask = np.asarray(Image.open(prepared.folder / frame["mask"])) > 127
+    assert prepared.store.names[row] == "astronaut.png" and prepared.store.image(row).shape == (128, 128, 3)
+    mask = prepared.store.mask(row) == 1
     assert mask.shape == (128, 128) and 0.3 < mask.mean() < 0.8 and mask[int(nose[1]), int(nose[0])]
     assert all(f["residual_px"] < 0.03 * 128 for f in prepared.frames)
     out = capsys.readouterr().out
