@@ -17,6 +17,7 @@ cache keeps recently read shards, outside the process and reclaimable).
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,6 +139,8 @@ class ImageStore:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
+        self._files: dict[tuple[str, str], int] = {}
+        """Open file descriptors by (shard, kind)."""
         index_path = self.folder / INDEX_NAME
         try:
             with np.load(index_path) as index:
@@ -149,10 +152,9 @@ class ImageStore:
                 self._layout = index["layout"]
                 self.channels = int(index["channels"])
                 self.has_masks = bool(index["has_masks"])
-        except (OSError, ValueError, KeyError, EOFError) as error:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
             raise DamagedStoreError(self.folder, f"{index_path} cannot be read ({error})") from None
         self._data_offsets: dict[tuple[str, str], int] = {}
-        self._files: dict[tuple[str, str], int] = {}
         self._check()
 
     def __len__(self) -> int:
