@@ -13,8 +13,11 @@ One ``rich`` progress bar, with the time remaining, counts the files.
 from __future__ import annotations
 
 import json
+import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -103,9 +106,18 @@ def _run_in_pool(folder: Path, to_do: list[Chunk], work: Work, workers: int, com
 def _init_worker() -> None:
     # Ctrl-C is the main process's to handle: a worker finishes its chunk, which stays committed or is redone.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker whose main process is killed would otherwise wait for work forever.
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
     import cv2
 
     cv2.setNumThreads(1)  # one worker per core already
+
+
+def _exit_with(parent_sentinel: int) -> None:
+    multiprocessing.connection.wait([parent_sentinel])
+    os._exit(1)  # nothing of this worker's is committed but by the main process, which is gone
 
 
 def _commit(path: Path, result: dict) -> None:
