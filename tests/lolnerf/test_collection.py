@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,24 @@ def test_faces_get_landmarks_masks_and_cameras(faces: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert "chelsea.png" in out and "no face found" in out  # the table of photos not used
     assert "resized to 128x128" in out
+
+
+@pytest.mark.slow
+def test_faces_prepared_by_a_pool_of_workers_match_one_process(faces: Path, tmp_path: Path, monkeypatch) -> None:
+    from lolnerf_ns.data import collection
+
+    copy = tmp_path / "copy"
+    shutil.copytree(faces, copy)
+    alone = prepare_collection(faces, CollectionConfig(max_image_side=128, num_workers=1))
+    monkeypatch.setattr(collection, "PHOTOS_PER_CHUNK", 1)  # four chunks: MediaPipe runs in two worker processes
+    pooled = prepare_collection(copy, CollectionConfig(max_image_side=128, num_workers=2))
+    assert len(list((pooled.folder / "chunks").glob("*.json"))) == 4
+    assert [f["file"] for f in pooled.frames] == [f["file"] for f in alone.frames]
+    assert pooled.cameras["skipped"] == alone.cameras["skipped"] == [{"file": "chelsea.png", "reason": "no face found"}]
+    for row, (ours, theirs) in enumerate(zip(pooled.frames, alone.frames, strict=True)):
+        np.testing.assert_allclose(ours["landmarks"], theirs["landmarks"], atol=1e-6)
+        np.testing.assert_array_equal(pooled.store.image(row), alone.store.image(row))
+        np.testing.assert_array_equal(pooled.store.mask(row), alone.store.mask(row))
 
 
 def test_prepared_collection_is_reused(faces: Path) -> None:
