@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import shutil
 import time
 from collections import Counter
@@ -115,7 +116,12 @@ class PreparedCollection:
 def list_photos(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise UserInputError(f"{folder} is not a folder. Pass a folder of photos (or one holding transforms.json).")
-    photos = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+    # File types from the directory entries and names sorted as strings: no stat or Path comparison per photo.
+    with os.scandir(folder) as entries:
+        names = sorted(
+            e.name for e in entries if e.is_file() and os.path.splitext(e.name)[1].lower() in SUPPORTED_SUFFIXES
+        )
+    photos = [folder / name for name in names]
     if not photos:
         raise UserInputError(
             f"{folder} holds no photos ({', '.join(SUPPORTED_SUFFIXES)}). Put the photos of one class in it."
@@ -136,10 +142,13 @@ def cache_folder(data: Path, photos: list[Path], config: CollectionConfig) -> Pa
     if config.landmarks_file is not None and Path(config.landmarks_file).is_file():
         digest.update(Path(config.landmarks_file).read_bytes())
     masks = _masks_folder(data, config)
-    inputs = list(photos) + (sorted(p for p in masks.iterdir() if p.is_file()) if masks is not None else [])
+    inputs = [str(photo) for photo in photos]
+    if masks is not None:
+        with os.scandir(masks) as entries:
+            inputs += sorted(entry.path for entry in entries if entry.is_file())
     for path in inputs:
-        status = path.stat()
-        digest.update(f"{path.name}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
+        status = os.stat(path)
+        digest.update(f"{os.path.basename(path)}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
     return data / CACHE_FOLDER_NAME / digest.hexdigest()[:16]
 
 

@@ -41,6 +41,8 @@ class LOLNeRFCollectionDataParser(DataParser):
     """Every split holds every kept photo: evaluation measures held-out pixels of training instances."""
 
     config: LOLNeRFCollectionDataParserConfig
+    _collection: DataparserOutputs | None = field(default=None, init=False, repr=False)
+    """The outputs of every split, made once."""
 
     def _generate_dataparser_outputs(self, split: str = "train", **kwargs) -> DataparserOutputs:
         data = Path(self.config.data)
@@ -49,6 +51,11 @@ class LOLNeRFCollectionDataParser(DataParser):
             transforms = self.config.transforms
             transforms.data = data
             return transforms.setup().get_dataparser_outputs(split)
+        if self._collection is None:
+            self._collection = self._collection_outputs(data)
+        return self._collection
+
+    def _collection_outputs(self, data: Path) -> DataparserOutputs:
         prepared = prepare_collection(data, self.config.collection)
         arrays, names = prepared.camera_arrays, prepared.store.names
         width, height = (int(v) for v in arrays["image_size"])
