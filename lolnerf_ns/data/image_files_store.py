@@ -5,12 +5,14 @@ Images are read as photos are everywhere in this project (:func:`lift_common.ima
 channel kept; grayscale, palette and 16-bit images converted) and masks as nerfstudio reads them (one channel,
 nonzero on the object). The store is built once, in chunks on every core and resumably
 (:mod:`lolnerf_ns.data.chunked_work`), in ``.lolnerf_cache/files-<key>/`` beside the file naming them; the key
-hashes the files' paths, sizes and modification times, so a changed file makes a new store.
+hashes the files' paths (as the dataset names them), sizes and modification times, so a changed file makes a new
+store.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -38,9 +40,9 @@ def store_of_files(
     """The folder of the store holding ``images`` (and ``masks``), in order, in the cache beside ``source`` (the
     file naming them), built first if needed after ``check_files()`` (which explains unreadable files)."""
     digest = hashlib.sha256()
-    for path in [*images, *(masks or [])]:
-        status = Path(path).stat()
-        digest.update(f"{Path(path).resolve()}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
+    for path in map(str, [*images, *(masks or [])]):
+        status = os.stat(path)
+        digest.update(f"{path}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
     folder = source.parent / CACHE_FOLDER_NAME / f"files-{digest.hexdigest()[:16]}"
     if is_complete(folder):
         try:
