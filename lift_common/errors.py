@@ -16,3 +16,7 @@ class UserInputError(SystemExit):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self):
+        # Rebuilt from the message alone when it crosses processes (a preparation's worker raised it).
+        return type(self), (self.message,)

@@ -60,6 +60,23 @@ def check_image_file(path: Path, described: str | None = None) -> None:
         raise _corrupt_image(described, error) from None
 
 
+def read_photo_size(path: Path) -> tuple[int, int]:
+    """Width and height of the image file ``path``, from its header (no pixel is decoded); a file that is not an
+    image raises :class:`UserInputError` as :func:`load_photo` does."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except UnidentifiedImageError:
+        raise _not_an_image(path) from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise _corrupt_image(path, error) from None
+    if width == 0 or height == 0:
+        raise UserInputError(f"{path} is empty ({width}x{height} pixels).")
+    return width, height
+
+
 def _not_an_image(described) -> UserInputError:
     return UserInputError(
         f"{described} is not an image this program can read. Save it as PNG, JPEG or WebP and try again."

@@ -1,37 +1,59 @@
 """A folder of single-view photos of one class, made ready for LOLNeRF: common size, landmarks, masks, cameras.
 
-Stages (``rich`` progress over images): read and resize every photo to one size -> five landmarks per photo (MediaPipe
-Face Mesh, or the user's landmarks file) -> foreground masks (MediaPipe Selfie Segmentation for faces, a masks folder,
-or none) -> joint camera fit (:mod:`lolnerf_ns.data.camera_fit`) -> photos whose fit is poor are dropped and the rest
-refitted. What was skipped or dropped, and why, is printed as a table.
+Stages: every photo's size is read from its file's header -> the photos are resized to the collection's most common
+size, their five landmarks found (MediaPipe Face Mesh, or the user's landmarks file) and their foreground masks made
+(MediaPipe Selfie Segmentation for faces, a masks folder, or none), in chunks on every core
+(:mod:`lolnerf_ns.data.chunked_work`; an interrupted preparation resumes where it stopped) -> joint camera fit
+(:mod:`lolnerf_ns.data.camera_fit`) -> photos whose fit is poor are dropped and the rest refitted. What was skipped or
+dropped, and why, is printed and kept in ``cameras.json``.
 
-Everything goes into ``<folder>/.lolnerf_cache/<key>/``: ``images/``, ``masks/`` and ``cameras.json`` (per image its
-orientation, position, focal length, principal point, image size, landmarks and residual, like LOLNeRF's released
-camera files, plus the canonical keypoints). The key hashes the photos, the landmarks file, the masks and the
-settings, so the next run reuses it unless one of them changes.
+Everything goes into ``<folder>/.lolnerf_cache/<key>/``: the resized photos and masks in an image store
+(:mod:`lolnerf_ns.data.image_store`: uint8, read by training one image at a time), ``cameras.npz`` (what training
+reads: each photo's camera, the shared focal length and image size, the canonical keypoints) and ``cameras.json`` (per
+photo its orientation, position, focal length, principal point, image size, landmarks and residual, like LOLNeRF's
+released camera files, plus the canonical keypoints and the photos not used, with the reason). The key hashes the
+photos' names, sizes and modification times, the landmarks file, the masks folder and the settings, so the next run
+reuses the preparation unless one of them changes.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
+import shutil
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from jaxtyping import Bool, Float, UInt8
 from nerfstudio.utils.rich_utils import CONSOLE
 
-from lift_common.cache_folders import atomic_folder
 from lift_common.cameras import focal_length_from_fov
 from lift_common.errors import UserInputError
-from lift_common.images import SUPPORTED_SUFFIXES, load_mask, load_photo
+from lift_common.images import SUPPORTED_SUFFIXES, load_mask, load_photo, read_photo_size
 from lolnerf_ns.data.camera_fit import LANDMARK_NAMES, fit_canonical_keypoints
+from lolnerf_ns.data.chunked_work import Chunk, run_in_chunks
+from lolnerf_ns.data.image_store import (
+    DamagedStoreError,
+    ImageStore,
+    is_complete,
+    write_atomically,
+    write_index,
+    write_shard,
+)
 
 CACHE_FOLDER_NAME = ".lolnerf_cache"
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+PHOTOS_PER_CHUNK = 256
+"""Photos a worker prepares before its results are committed: what an interrupted preparation may have to redo."""
+MAX_LISTED_SKIPPED = 30
+"""Photos not used are listed one per line up to this many; beyond, counted by reason (all are in cameras.json)."""
 
 
 @dataclass
@@ -54,24 +76,52 @@ class CollectionConfig:
     """Photos whose landmarks reproject worse than this fraction of the image width (RMS) are dropped."""
     min_images: int = 2
     """Fewest photos that must remain to train."""
+    num_workers: int | None = None
+    """Processes preparing photos (landmarks and masks) at once; default: one per CPU core. It does not change the
+    result."""
+
+
+NOT_IN_CACHE_KEY = ("num_workers",)
+"""Settings that change how fast a collection is prepared, not what is prepared."""
 
 
 @dataclass(frozen=True)
 class PreparedCollection:
-    """The cache folder of a prepared collection and what its cameras.json says."""
+    """The cache folder of a prepared collection: its image store, its cameras, and its record (cameras.json)."""
 
     folder: Path
-    cameras: dict
+
+    @cached_property
+    def cameras(self) -> dict:
+        """cameras.json: every photo's camera, landmarks and residual, and the photos not used."""
+        return json.loads((self.folder / "cameras.json").read_text())
 
     @property
     def frames(self) -> list[dict]:
         return self.cameras["frames"]
 
+    @cached_property
+    def store(self) -> ImageStore:
+        """The photos and masks, row ``i`` being ``frames[i]``."""
+        return ImageStore(self.folder)
+
+    @cached_property
+    def camera_arrays(self) -> dict[str, np.ndarray]:
+        """cameras.npz: ``camera_to_world`` [N, 3, 4], ``focal_length``, ``image_size`` (width, height) and
+        ``canonical_keypoints`` [5, 3]."""
+        with np.load(self.folder / "cameras.npz") as arrays:
+            return dict(arrays)
+
 
 def list_photos(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise UserInputError(f"{folder} is not a folder. Pass a folder of photos (or one holding transforms.json).")
-    photos = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+    # File types from the directory entries and names sorted as strings: no stat or Path comparison per photo.
+    with os.scandir(folder) as entries:
+        names = sorted(
+            e.name for e in entries if e.is_file() and os.path.splitext(e.name)[1].lower() in SUPPORTED_SUFFIXES
+        )
+    photos = [folder / name for name in names]
     if not photos:
         raise UserInputError(
             f"{folder} holds no photos ({', '.join(SUPPORTED_SUFFIXES)}). Put the photos of one class in it."
@@ -85,31 +135,42 @@ def _masks_folder(data: Path, config: CollectionConfig) -> Path | None:
 
 
 def cache_folder(data: Path, photos: list[Path], config: CollectionConfig) -> Path:
-    settings = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}
+    """Where the preparation of ``photos`` with ``config`` lives. Files are told apart by name, size and modification
+    time (reading 50,000 photos' bytes at every start would take longer than training takes to start)."""
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items() if k not in NOT_IN_CACHE_KEY}
     digest = hashlib.sha256(json.dumps({"version": CACHE_VERSION, **settings}, sort_keys=True).encode())
-    inputs = list(photos)
     if config.landmarks_file is not None and Path(config.landmarks_file).is_file():
-        inputs.append(Path(config.landmarks_file))
+        digest.update(Path(config.landmarks_file).read_bytes())
     masks = _masks_folder(data, config)
+    inputs = [str(photo) for photo in photos]
     if masks is not None:
-        inputs += sorted(p for p in masks.iterdir() if p.is_file())
+        with os.scandir(masks) as entries:
+            inputs += sorted(entry.path for entry in entries if entry.is_file())
     for path in inputs:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        status = os.stat(path)
+        digest.update(f"{os.path.basename(path)}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
     return data / CACHE_FOLDER_NAME / digest.hexdigest()[:16]
 
 
 def prepare_collection(data: Path, config: CollectionConfig, force: bool = False) -> PreparedCollection:
-    """Prepare the photos in ``data`` (see the module docstring), or reuse an identical earlier preparation."""
+    """Prepare the photos in ``data`` (see the module docstring), reuse an identical earlier preparation, or finish
+    an interrupted one."""
     data = Path(data)
     photos = list_photos(data)
     folder = cache_folder(data, photos, config)
-    cameras_path = folder / "cameras.json"
-    if cameras_path.exists() and not force:
-        CONSOLE.log(f"Using prepared collection {folder}")
-        return PreparedCollection(folder, json.loads(cameras_path.read_text()))
-    with atomic_folder(folder) as partial:
-        cameras = _prepare(data, photos, config, partial)
-    return PreparedCollection(folder, cameras)
+    if is_complete(folder) and not force:
+        prepared = PreparedCollection(folder)
+        try:
+            prepared.store  # noqa: B018  (opening the store checks its files)
+            CONSOLE.log(f"Using prepared collection {folder}")
+            return prepared
+        except DamagedStoreError as error:
+            CONSOLE.log(f"[yellow]The prepared collection in {folder} is damaged ({error.problem}): preparing again.")
+            force = True
+    if force and folder.exists():
+        shutil.rmtree(folder)
+    _prepare(data, photos, config, folder)
+    return PreparedCollection(folder)
 
 
 def _target_size(sizes: list[tuple[int, int]], max_side: int) -> tuple[int, int]:
@@ -118,24 +179,35 @@ def _target_size(sizes: list[tuple[int, int]], max_side: int) -> tuple[int, int]
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def _prepare(data: Path, photos: list[Path], config: CollectionConfig, out: Path) -> dict:
-    import cv2
-    from PIL import Image
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+@dataclass(frozen=True)
+class PhotoTask:
+    """One photo for a worker to prepare."""
 
-    from lolnerf_ns.data.landmarks import FaceLandmarkDetector, SelfieSegmenter, read_landmarks_file
+    path: Path
+    size: tuple[int, int]
+    """Width and height of the photo as stored (the pixels its landmarks are given in)."""
+    landmarks: list | None
+    """From the landmarks file, if any."""
+    mask: Path | None
+    """From the masks folder, if any."""
 
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    """What every chunk of one preparation shares."""
+
+    size: tuple[int, int]
+    """Width and height every photo is resized to."""
+    detect_landmarks: bool
+    """Detect landmarks with MediaPipe (no landmarks file)."""
+    mask_source: Literal["mediapipe", "folder", "none"]
+    masks_folder: Path | None
+
+
+def _prepare(data: Path, photos: list[Path], config: CollectionConfig, out: Path) -> None:
     skipped: list[tuple[str, str]] = []
     started = time.perf_counter()
-    given_landmarks = read_landmarks_file(config.landmarks_file) if config.landmarks_file is not None else None
-    if given_landmarks is not None:
-        unknown = sorted(set(given_landmarks) - {p.name for p in photos})
-        if unknown:
-            raise UserInputError(
-                f"{config.landmarks_file} names images that are not in {data}: {', '.join(unknown[:5])}"
-                + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
-                + ". Fix the names (they are file names, e.g. cat_001.jpg) or add the images."
-            )
+    given_landmarks = _read_landmarks(config, photos, data)
     masks_folder = _masks_folder(data, config)
     if config.masks == "folder" and masks_folder is None:
         raise UserInputError(f"No masks folder at {config.masks_folder or data / 'masks'}. Create it or pick --masks.")
@@ -146,103 +218,145 @@ def _prepare(data: Path, photos: list[Path], config: CollectionConfig, out: Path
     if mask_source == "folder":
         mask_files = {p.stem: p for p in sorted(masks_folder.iterdir()) if p.suffix.lower() in SUPPORTED_SUFFIXES}
 
-    readable: list[tuple[Path, np.ndarray]] = []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=CONSOLE, transient=True) as progress:
-        task = progress.add_task("Reading photos", total=len(photos))
+    sizes: dict[Path, tuple[int, int]] = {}
+    with CONSOLE.status(f"Reading the sizes of {len(photos)} photos"):
         for path in photos:
             try:
-                readable.append((path, load_photo(path)[..., :3]))
+                sizes[path] = read_photo_size(path)
             except UserInputError as error:
                 skipped.append((path.name, f"unreadable: {error}"))
-            progress.advance(task)
-        if not readable:
-            raise UserInputError(f"None of the {len(photos)} photos in {data} could be read. See the messages above.")
-        width, height = _target_size([image.shape[1::-1] for _, image in readable], config.max_image_side)
-        resized_count = sum(image.shape[1::-1] != (width, height) for _, image in readable)
-        if resized_count:
-            CONSOLE.log(f"{resized_count} of {len(readable)} photos resized to {width}x{height}.")
+    if not sizes:
+        raise UserInputError(f"None of the {len(photos)} photos in {data} could be read. See the messages above.")
+    width, height = _target_size(list(sizes.values()), config.max_image_side)
+    resized_count = sum(size != (width, height) for size in sizes.values())
+    if resized_count:
+        CONSOLE.log(f"{resized_count} of {len(sizes)} photos resized to {width}x{height}.")
 
-        detector = FaceLandmarkDetector() if given_landmarks is None else None
-        segmenter = SelfieSegmenter() if mask_source == "mediapipe" else None
-        (out / "images").mkdir()
-        if mask_source != "none":
-            (out / "masks").mkdir()
-        kept: list[dict] = []
-        task = progress.add_task("Landmarks and masks", total=len(readable))
-        for path, image in readable:
-            progress.advance(task)
-            scale = np.array([width / image.shape[1], height / image.shape[0]])
+    tasks = [
+        PhotoTask(
+            path,
+            size,
+            given_landmarks[path.name].tolist() if given_landmarks and path.name in given_landmarks else None,
+            mask_files.get(path.stem),
+        )
+        for path, size in sizes.items()
+    ]
+    chunks = [
+        Chunk(f"{first:07d}", len(tasks[first : first + PHOTOS_PER_CHUNK]), tasks[first : first + PHOTOS_PER_CHUNK])
+        for first in range(0, len(tasks), PHOTOS_PER_CHUNK)
+    ]
+    settings = ChunkSettings((width, height), given_landmarks is None, mask_source, masks_folder)
+    results = run_in_chunks(
+        out, chunks, functools.partial(prepare_chunk, settings), "Landmarks and masks", config.num_workers
+    )
+
+    names, landmarks, locations = [], [], []
+    for chunk, result in zip(chunks, results, strict=True):
+        skipped += [(name, reason) for name, reason in result["skipped"]]
+        names += result["names"]
+        landmarks += result["landmarks"]
+        locations += [(chunk.name, *location) for location in result["layout"]]
+    _check_enough(len(names), skipped, config, data, "after landmark detection")
+    fit, kept = _fit_and_drop(np.array(landmarks).reshape(-1, 5, 2), names, (width, height), config, skipped, data)
+    _print_skipped(skipped, len(photos), out / "cameras.json")
+    _write_cameras(out, fit, [names[i] for i in kept], np.array(landmarks)[kept], (width, height), skipped, mask_source)
+    shards = {chunk.name: position for position, chunk in enumerate(chunks)}
+    write_index(
+        out,
+        names=[names[i] for i in kept],
+        shards=list(shards),
+        shard_of_image=np.array([shards[locations[i][0]] for i in kept], dtype=np.int32),
+        layout=np.array([locations[i][1:] for i in kept], dtype=np.int64),
+        channels=3,
+        has_masks=mask_source != "none",
+    )
+    residuals = fit.residual_px
+    CONSOLE.log(
+        f"Cameras of {len(kept)} photos fitted: landmark residual median {np.median(residuals):.2f} px, "
+        f"95th percentile {np.percentile(residuals, 95):.2f} px, worst {residuals.max():.2f} px "
+        f"(each photo's is in cameras.json); focal length {fit.focal_length:.1f} px; "
+        f"{time.perf_counter() - started:.1f} s in all."
+    )
+
+
+def _read_landmarks(config: CollectionConfig, photos: list[Path], data: Path) -> dict | None:
+    from lolnerf_ns.data.landmarks import read_landmarks_file
+
+    if config.landmarks_file is None:
+        return None
+    given_landmarks = read_landmarks_file(config.landmarks_file)
+    unknown = sorted(set(given_landmarks) - {p.name for p in photos})
+    if unknown:
+        raise UserInputError(
+            f"{config.landmarks_file} names images that are not in {data}: {', '.join(unknown[:5])}"
+            + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+            + ". Fix the names (they are file names, e.g. cat_001.jpg) or add the images."
+        )
+    return given_landmarks
+
+
+def prepare_chunk(settings: ChunkSettings, folder: Path, chunk: str, tasks: list[PhotoTask]) -> dict:
+    """Resize, find landmarks and mask each photo of one chunk (in a worker process), write the kept ones into the
+    store's shard ``chunk`` and return their names, landmarks and places in the shard, and the photos skipped."""
+    import cv2
+
+    from lolnerf_ns.data.landmarks import FaceLandmarkDetector, SelfieSegmenter
+
+    width, height = settings.size
+    detector = FaceLandmarkDetector() if settings.detect_landmarks else None
+    segmenter = SelfieSegmenter() if settings.mask_source == "mediapipe" else None
+    images: list[UInt8[np.ndarray, "H W 3"]] = []
+    masks: list[Bool[np.ndarray, "H W"]] = []
+    names: list[str] = []
+    landmarks: list[Float[np.ndarray, "5 2"]] = []
+    skipped: list[tuple[str, str]] = []
+    try:
+        for task in tasks:
+            name = task.path.name
+            if detector is None and task.landmarks is None:
+                skipped.append((name, "no landmarks in the landmarks file"))
+                continue
+            try:
+                image = load_photo(task.path)[..., :3]
+            except UserInputError as error:
+                skipped.append((name, f"unreadable: {error}"))
+                continue
             resized = (
                 image
                 if tuple(image.shape[1::-1]) == (width, height)
                 else cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
             )
-            if given_landmarks is not None:
-                if path.name not in given_landmarks:
-                    skipped.append((path.name, "no landmarks in the landmarks file"))
-                    continue
-                points = given_landmarks[path.name] * scale
+            if detector is None:
+                points = np.array(task.landmarks) * np.array([width / task.size[0], height / task.size[1]])
             else:
                 points = detector(resized)
                 if points is None:
-                    skipped.append((path.name, "no face found"))
+                    skipped.append((name, "no face found"))
                     continue
-            frame = {"file": path.name, "image": f"images/{path.stem}.png", "landmarks": points.tolist()}
-            Image.fromarray(resized).save(out / frame["image"])
-            if mask_source != "none":
+            if settings.mask_source != "none":
                 mask = (
                     segmenter(resized)
                     if segmenter is not None
-                    else _read_mask(mask_files.get(path.stem), path, (width, height), image.shape[1::-1])
+                    else _read_mask(task.mask, task.path, (width, height), image.shape[1::-1])
                 )
                 if mask is None:
-                    skipped.append((path.name, f"no mask in {masks_folder}"))
-                    (out / frame["image"]).unlink()
+                    skipped.append((name, f"no mask in {settings.masks_folder}"))
                     continue
-                frame["mask"] = f"masks/{path.stem}.png"
-                Image.fromarray((mask * 255).astype(np.uint8)).save(out / frame["mask"])
-            kept.append(frame)
+                masks.append(mask)
+            images.append(resized)
+            names.append(name)
+            landmarks.append(points)
+    finally:
         for model in (detector, segmenter):
             if model is not None:
                 model.close()
-
-    _check_enough(kept, skipped, config, data, "after landmark detection")
-    fit, kept = _fit_and_drop(kept, (width, height), config, skipped, data)
-    _print_skipped(skipped, len(photos))
-    frames = []
-    for frame, camera_to_world, residual in zip(kept, fit.camera_to_world, fit.residual_px, strict=False):
-        frames.append(
-            {
-                **frame,
-                "orientation": camera_to_world[:, :3].tolist(),
-                "position": camera_to_world[:, 3].tolist(),
-                "focal_length": fit.focal_length,
-                "principal_point": [width / 2.0, height / 2.0],
-                "image_size": [width, height],
-                "residual_px": float(residual),
-            }
-        )
-    cameras = {
-        "version": CACHE_VERSION,
-        "convention": "camera-to-world, OpenGL axes (nerfstudio), world +Z up, the class's front towards -Y",
-        "landmark_names": list(LANDMARK_NAMES),
-        "canonical_keypoints": fit.canonical_keypoints.tolist(),
-        "focal_length": fit.focal_length,
-        "image_size": [width, height],
-        "mask_source": mask_source,
-        "frames": frames,
-        "skipped": [{"file": name, "reason": reason} for name, reason in skipped],
-        "seconds": round(time.perf_counter() - started, 2),
+    layout = write_shard(folder, chunk, images, masks if settings.mask_source != "none" else None)
+    return {
+        "names": names,
+        "landmarks": [points.tolist() for points in landmarks],
+        "layout": [list(entry) for entry in zip(layout.offsets, layout.heights, layout.widths, strict=True)],
+        "skipped": skipped,
     }
-    (out / "cameras.json").write_text(json.dumps(cameras, indent=1))
-    residuals = np.array([f["residual_px"] for f in frames])
-    CONSOLE.log(
-        f"Cameras of {len(frames)} photos fitted: landmark residual median {np.median(residuals):.2f} px, "
-        f"95th percentile {np.percentile(residuals, 95):.2f} px, worst {residuals.max():.2f} px "
-        f"(each photo's is in cameras.json); focal length {fit.focal_length:.1f} px; {cameras['seconds']} s in all."
-    )
-    return cameras
 
 
 def _read_mask(
@@ -258,47 +372,108 @@ def _read_mask(
     return cv2.resize(mask, size, interpolation=cv2.INTER_AREA) >= 0.5
 
 
-def _check_enough(kept: list, skipped: list, config: CollectionConfig, data: Path, when: str) -> None:
-    if len(kept) >= config.min_images:
+def _check_enough(num_kept: int, skipped: list, config: CollectionConfig, data: Path, when: str) -> None:
+    if num_kept >= config.min_images:
         return
-    _print_skipped(skipped, len(kept) + len(skipped))
+    _print_skipped(skipped, num_kept + len(skipped))
     reasons = Counter(reason.split(":")[0] for _, reason in skipped)
     summary = ", ".join(f"{count} {reason}" for reason, count in reasons.most_common())
     raise UserInputError(
-        f"Only {len(kept)} of the photos in {data} remain {when} ({summary}); at least {config.min_images} are needed. "
+        f"Only {num_kept} of the photos in {data} remain {when} ({summary}); at least {config.min_images} are needed. "
         "Add photos, or for classes other than faces pass a landmarks file with --pipeline.datamanager.dataparser"
         ".collection.landmarks-file."
     )
 
 
-def _fit_and_drop(kept: list[dict], size: tuple[int, int], config: CollectionConfig, skipped: list, data: Path):
+def _fit_and_drop(
+    landmarks: Float[np.ndarray, "num 5 2"],
+    names: list[str],
+    size: tuple[int, int],
+    config: CollectionConfig,
+    skipped: list,
+    data: Path,
+):
+    """Fit the cameras, drop the photos whose fit is poor and fit the rest again; return the fit and the positions
+    (in ``names``) of the photos kept."""
     focal = None if config.fov_deg is None else focal_length_from_fov(config.fov_deg, size[0])
     limit = config.max_residual_fraction * size[0]
+    kept = np.arange(len(names))
     for _ in range(2):  # fit, drop the poor fits, fit again without them
-        fit = fit_canonical_keypoints(np.array([f["landmarks"] for f in kept]), size, focal_length=focal)
+        fit = fit_canonical_keypoints(landmarks[kept], size, focal_length=focal)
         poor = fit.residual_px > limit
         if not poor.any():
             break
-        for frame, residual in zip(kept, fit.residual_px, strict=False):
-            if residual > limit:
-                skipped.append(
-                    (frame["file"], f"poor camera fit: landmarks off by {residual:.1f} px RMS (limit {limit:.1f})")
-                )
-        kept = [frame for frame, bad in zip(kept, poor, strict=False) if not bad]
-        _check_enough(
-            kept, skipped, config, Path(kept[0]["file"]).parent if kept else Path("."), "after the camera fit"
-        )
+        for position, residual in zip(kept[poor], fit.residual_px[poor], strict=True):
+            skipped.append(
+                (names[position], f"poor camera fit: landmarks off by {residual:.1f} px RMS (limit {limit:.1f})")
+            )
+        kept = kept[~poor]
+        _check_enough(len(kept), skipped, config, data, "after the camera fit")
     return fit, kept
 
 
-def _print_skipped(skipped: list[tuple[str, str]], total: int) -> None:
+def _write_cameras(
+    out: Path,
+    fit,
+    names: list[str],
+    landmarks: Float[np.ndarray, "num 5 2"],
+    size: tuple[int, int],
+    skipped: list[tuple[str, str]],
+    mask_source: str,
+) -> None:
+    width, height = size
+    frames = [
+        {
+            "file": name,
+            "landmarks": points.tolist(),
+            "orientation": camera_to_world[:, :3].tolist(),
+            "position": camera_to_world[:, 3].tolist(),
+            "focal_length": fit.focal_length,
+            "principal_point": [width / 2.0, height / 2.0],
+            "image_size": [width, height],
+            "residual_px": float(residual),
+        }
+        for name, points, camera_to_world, residual in zip(
+            names, landmarks, fit.camera_to_world, fit.residual_px, strict=True
+        )
+    ]
+    cameras = {
+        "version": CACHE_VERSION,
+        "convention": "camera-to-world, OpenGL axes (nerfstudio), world +Z up, the class's front towards -Y",
+        "landmark_names": list(LANDMARK_NAMES),
+        "canonical_keypoints": fit.canonical_keypoints.tolist(),
+        "focal_length": fit.focal_length,
+        "image_size": [width, height],
+        "mask_source": mask_source,
+        "frames": frames,
+        "skipped": [{"file": name, "reason": reason} for name, reason in skipped],
+    }
+    write_atomically(out / "cameras.json", lambda file: file.write(json.dumps(cameras, indent=1).encode()))
+    arrays = {
+        "camera_to_world": fit.camera_to_world.astype(np.float32),
+        "focal_length": np.array(fit.focal_length),
+        "image_size": np.array([width, height]),
+        "canonical_keypoints": fit.canonical_keypoints,
+    }
+    write_atomically(out / "cameras.npz", lambda file: np.savez(file, **arrays))
+
+
+def _print_skipped(skipped: list[tuple[str, str]], total: int, record: Path | None = None) -> None:
     if not skipped:
         return
     from rich.table import Table
 
     table = Table(title=f"{len(skipped)} of {total} photos not used")
-    table.add_column("photo")
-    table.add_column("reason")
-    for name, reason in skipped:
-        table.add_row(name, reason)
+    if len(skipped) <= MAX_LISTED_SKIPPED:
+        table.add_column("photo")
+        table.add_column("reason")
+        for name, reason in skipped:
+            table.add_row(name, reason)
+    else:
+        table.add_column("photos")
+        table.add_column("reason")
+        for reason, count in Counter(reason.split(":")[0] for _, reason in skipped).most_common():
+            table.add_row(str(count), reason)
     CONSOLE.print(table)
+    if record is not None:
+        CONSOLE.print(f"Every photo not used, and why, is listed in {record}.")

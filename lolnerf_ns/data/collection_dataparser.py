@@ -1,8 +1,9 @@
 """Dataparser for ``ns-train lolnerf --data folder/``: a folder of single-view photos of one class.
 
 Each photo is its own instance with its own latent code. Cameras, landmarks and masks come from
-:mod:`lolnerf_ns.data.collection`. A folder holding a ``transforms.json`` (known cameras) is read by
-:mod:`lolnerf_ns.data.transforms_dataparser` instead, so one ``--data`` works for both kinds of input.
+:mod:`lolnerf_ns.data.collection`, which keeps the resized photos and their masks in an image store that training
+reads. A folder holding a ``transforms.json`` (known cameras) is read by :mod:`lolnerf_ns.data.transforms_dataparser`
+instead, so one ``--data`` works for both kinds of input.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Type
 
-import numpy as np
 import torch
 from nerfstudio.cameras.cameras import Cameras, CameraType
 from nerfstudio.data.dataparsers.base_dataparser import DataParser, DataParserConfig, DataparserOutputs
@@ -19,6 +19,7 @@ from nerfstudio.data.scene_box import SceneBox
 from nerfstudio.utils.rich_utils import CONSOLE
 
 from lolnerf_ns.data.collection import CollectionConfig, prepare_collection
+from lolnerf_ns.data.stored_dataset import IMAGE_STORE_KEY
 from lolnerf_ns.data.transforms_dataparser import LATENT_INDEX_KEY, LOLNeRFTransformsDataParserConfig
 
 
@@ -40,6 +41,8 @@ class LOLNeRFCollectionDataParser(DataParser):
     """Every split holds every kept photo: evaluation measures held-out pixels of training instances."""
 
     config: LOLNeRFCollectionDataParserConfig
+    _collection: DataparserOutputs | None = field(default=None, init=False, repr=False)
+    """The outputs of every split, made once."""
 
     def _generate_dataparser_outputs(self, split: str = "train", **kwargs) -> DataparserOutputs:
         data = Path(self.config.data)
@@ -48,15 +51,17 @@ class LOLNeRFCollectionDataParser(DataParser):
             transforms = self.config.transforms
             transforms.data = data
             return transforms.setup().get_dataparser_outputs(split)
+        if self._collection is None:
+            self._collection = self._collection_outputs(data)
+        return self._collection
+
+    def _collection_outputs(self, data: Path) -> DataparserOutputs:
         prepared = prepare_collection(data, self.config.collection)
-        frames = prepared.frames
-        camera_to_world = torch.tensor(
-            np.array([np.column_stack([f["orientation"], f["position"]]) for f in frames]), dtype=torch.float32
-        )
-        width, height = prepared.cameras["image_size"]
-        focal = float(prepared.cameras["focal_length"])
+        arrays, names = prepared.camera_arrays, prepared.store.names
+        width, height = (int(v) for v in arrays["image_size"])
+        focal = float(arrays["focal_length"])
         cameras = Cameras(
-            camera_to_worlds=camera_to_world,
+            camera_to_worlds=torch.from_numpy(arrays["camera_to_world"]),
             fx=focal,
             fy=focal,
             cx=width / 2.0,
@@ -64,18 +69,19 @@ class LOLNeRFCollectionDataParser(DataParser):
             width=width,
             height=height,
             camera_type=CameraType.PERSPECTIVE,
-            metadata={LATENT_INDEX_KEY: torch.arange(len(frames))[:, None]},
+            metadata={LATENT_INDEX_KEY: torch.arange(len(names))[:, None]},
         )
-        has_masks = all("mask" in f for f in frames)
         return DataparserOutputs(
-            image_filenames=[prepared.folder / f["image"] for f in frames],
+            # The photos as the user gave them (ns-render names its images after them); the pixels training sees,
+            # resized and masked, are in the store.
+            image_filenames=[data / name for name in names],
             cameras=cameras,
             scene_box=SceneBox(aabb=torch.tensor([[-1.0] * 3, [1.0] * 3])),
-            mask_filenames=[prepared.folder / f["mask"] for f in frames] if has_masks else None,
             metadata={
-                "num_latents": len(frames),
-                "latent_names": [f["file"] for f in frames],
-                "canonical_keypoints": prepared.cameras["canonical_keypoints"],
+                "num_latents": len(names),
+                "latent_names": names,
+                "canonical_keypoints": arrays["canonical_keypoints"].tolist(),
                 "cameras_path": prepared.folder / "cameras.json",
+                IMAGE_STORE_KEY: prepared.folder,
             },
         )

@@ -1,32 +1,43 @@
-"""Ray batches for LOLNeRF: a few identities per step, many pixels of each.
+"""Ray batches for LOLNeRF: a few identities per step, many pixels of each, read from disk as they are needed.
 
 LOLNeRF trains on several instances per step with many rays each, so each latent code sees a dense sample of its
 image. Every ray carries its image (``camera_indices``) and latent index (camera metadata), and the mask value of its
 pixel where the data has masks; unlike nerfstudio's default sampler, pixels are drawn from the whole image, not only
 inside the mask, because the mask supervises the foreground opacity.
 
+nerfstudio's ``VanillaDataManager`` caches every image in memory as float32 (16 bytes a pixel with its mask), which
+for a dataset of 50,000 photos is tens of gigabytes. Here the images live in an image store on disk
+(:mod:`lolnerf_ns.data.image_store`, uint8) and each step reads only its identities' images, so memory does not grow
+with the number of photos (apart from the model's latent table), and training starts without reading any image.
+nerfstudio's settings for the image cache (``train_num_images_to_sample_from`` and the like) have no effect.
+
 Under multi-GPU training (torch DDP) each process draws its identities from its own share of the images (image index
 modulo the number of processes), so in one step no two processes train the same code twice over and each code's
 gradient comes from one process; DDP then averages the gradients, so all processes keep identical tables.
 
 Outside training (``ns-export``, ``ns-eval``: every tool that loads a run with ``eval_setup``) nothing seeds the random
-generators, yet nerfstudio's exporters draw their rays from ``next_train``. There the pixels come from a generator of
-their own with a fixed seed, and the images are drawn in dataset order, so an export of a run is the same every time.
+generators, yet nerfstudio's exporters draw their rays from ``next_train``. There the identities and pixels come from
+a generator of their own with a fixed seed, so an export of a run is the same every time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, Type
 
 import torch
 from jaxtyping import Int
-from nerfstudio.data.datamanagers.base_datamanager import VanillaDataManager, VanillaDataManagerConfig
+from nerfstudio.cameras.rays import RayBundle
+from nerfstudio.data.datamanagers.base_datamanager import DataManager, VanillaDataManager, VanillaDataManagerConfig
 from nerfstudio.data.pixel_samplers import PixelSampler, PixelSamplerConfig
+from nerfstudio.data.utils.dataloaders import FixedIndicesEvalDataloader, RandIndicesEvalDataloader
+from nerfstudio.model_components.ray_generators import RayGenerator
 from nerfstudio.utils import comms
 from torch import Tensor
 
 from lolnerf_ns.data.collection_dataparser import LOLNeRFCollectionDataParserConfig
+from lolnerf_ns.data.stored_dataset import StoredImageDataset
 
 
 @dataclass
@@ -45,44 +56,34 @@ class IdentityBatchPixelSampler(PixelSampler):
 
     def __init__(self, config: IdentityBatchPixelSamplerConfig, **kwargs) -> None:
         super().__init__(config, **kwargs)
-        self._shard_positions: Tensor | None = None
         self.generator: torch.Generator | None = None
         """Draws the images and pixels where set (outside training); ``None``: torch's global generator, which
         ns-train seeds from ``--machine.seed``."""
 
-    def collate_image_dataset_batch(self, batch: dict, num_rays_per_batch: int, keep_full_image: bool = False):
-        positions = process_shard(batch["image_idx"], comms.get_rank(), comms.get_world_size())
-        if self.generator is not None:
-            # nerfstudio's image cache stacks the images in an order drawn from Python's (there unseeded) random
-            # module; in dataset order the seeded draw picks the same images every run.
-            positions = positions[batch["image_idx"].cpu()[positions].argsort()]
-        self._shard_positions = positions
-        return super().collate_image_dataset_batch(batch, num_rays_per_batch, keep_full_image)
+    def sample_images(self, num_images: int) -> Int[Tensor, "num_identities"]:
+        """Distinct images of this process's share (see :func:`process_shard`), in random order."""
+        candidates = process_shard(torch.arange(num_images), comms.get_rank(), comms.get_world_size())
+        chosen = torch.randperm(len(candidates), generator=self.generator)[: self.config.images_per_batch]
+        return candidates[chosen]
 
-    def sample_method(
-        self,
-        batch_size: int,
-        num_images: int,
-        image_height: int,
-        image_width: int,
-        mask: Tensor | None = None,
-        device: torch.device | str = "cpu",
-    ) -> Int[Tensor, "batch_size 3"]:
-        candidates = self._shard_positions if self._shard_positions is not None else torch.arange(num_images)
-        candidates = candidates.to(device)
-        num_identities = min(self.config.images_per_batch, len(candidates))
-        pixels_per_image = -(-batch_size // num_identities)  # ceil: ns-export may ask for any batch size
-        chosen = candidates[torch.randperm(len(candidates), device=device, generator=self.generator)[:num_identities]]
-        images = chosen.repeat_interleave(pixels_per_image)
-        rows = torch.randint(0, image_height, (len(images),), device=device, generator=self.generator)
-        cols = torch.randint(0, image_width, (len(images),), device=device, generator=self.generator)
-        return torch.stack([images, rows, cols], dim=-1)[:batch_size]
+    def sample_pixels(
+        self, images: Int[Tensor, "num_identities"], sizes: list[tuple[int, int]]
+    ) -> Int[Tensor, "num_rays 3"]:
+        """``num_rays_per_batch`` (image, row, column) indices shared out evenly over ``images``, whose heights and
+        widths are ``sizes``; pixels come from the whole image."""
+        pixels_per_image = -(-self.num_rays_per_batch // len(images))  # ceil: ns-export may ask for any batch size
+        indices = []
+        for image, (height, width) in zip(images.tolist(), sizes, strict=True):
+            rows = torch.randint(0, height, (pixels_per_image,), generator=self.generator)
+            cols = torch.randint(0, width, (pixels_per_image,), generator=self.generator)
+            indices.append(torch.stack([torch.full_like(rows, image), rows, cols], dim=-1))
+        return torch.cat(indices)[: self.num_rays_per_batch]
 
 
 def process_shard(image_indices: Int[Tensor, "num_images"], rank: int, world_size: int) -> Int[Tensor, "num_shard"]:
-    """Positions in a batch of images (whose dataset indices are ``image_indices``) that process ``rank`` of
-    ``world_size`` trains on: the images whose index modulo ``world_size`` is ``rank``, or all of them when there
-    are fewer images than processes."""
+    """Positions in ``image_indices`` (dataset indices of images) that process ``rank`` of ``world_size`` trains on:
+    the images whose index modulo ``world_size`` is ``rank``, or all of them when there are fewer images than
+    processes."""
     positions = torch.arange(len(image_indices))
     if world_size <= 1:
         return positions
@@ -114,10 +115,12 @@ TOOL_RAYS_SEED = 0
 
 
 class LOLNeRFDataManager(VanillaDataManager):
-    """nerfstudio's datamanager with the identity-batch pixel sampler; each process draws identities from its own
-    share of the images, and outside training the draws are seeded (see the module docstring)."""
+    """nerfstudio's datamanager, reading each batch's identities from the image store; each process draws identities
+    from its own share of the images, and outside training the draws are seeded (see the module docstring)."""
 
     config: LOLNeRFDataManagerConfig
+    train_dataset: StoredImageDataset
+    eval_dataset: StoredImageDataset
 
     def __init__(
         self,
@@ -128,7 +131,79 @@ class LOLNeRFDataManager(VanillaDataManager):
         local_rank: int = 0,
         **kwargs,
     ) -> None:
-        super().__init__(config, device, test_mode, world_size, local_rank, **kwargs)
+        # VanillaDataManager.__init__ less its look at every camera for variable image sizes (seconds for 50,000
+        # cameras; sizes are the store's business here) and its image caches.
+        self.config = config
+        self.device = device
+        self.world_size = world_size
+        self.local_rank = local_rank
+        self.sampler = None
+        self.test_mode = test_mode
+        self.test_split = "test" if test_mode in ["test", "inference"] else "val"
+        self.dataparser_config = self.config.dataparser
+        if self.config.data is not None:
+            self.config.dataparser.data = Path(self.config.data)
+        else:
+            self.config.data = self.config.dataparser.data
+        self.dataparser = self.dataparser_config.setup()
+        if test_mode == "inference":
+            self.dataparser.downscale_factor = 1
+        self.includes_time = self.dataparser.includes_time
+        self.train_dataparser_outputs = self.dataparser.get_dataparser_outputs(split="train")
+        self.train_dataset = self.create_train_dataset()
+        self.eval_dataset = self.create_eval_dataset()
+        self.exclude_batch_keys_from_device = self.train_dataset.exclude_batch_keys_from_device
+        DataManager.__init__(self)  # calls setup_train and setup_eval
         # ns-train sets up its datamanager in "val" mode; eval_setup (every other tool) in "test" or "inference".
-        if test_mode != "val" and isinstance(self.train_pixel_sampler, IdentityBatchPixelSampler):
-            self.train_pixel_sampler.generator = torch.Generator(device).manual_seed(TOOL_RAYS_SEED)
+        if test_mode != "val":
+            for sampler in (self.train_pixel_sampler, self.eval_pixel_sampler):
+                if sampler is not None:
+                    sampler.generator = torch.Generator().manual_seed(TOOL_RAYS_SEED)
+
+    def create_train_dataset(self) -> StoredImageDataset:
+        return StoredImageDataset(self.train_dataparser_outputs, scale_factor=self.config.camera_res_scale_factor)
+
+    def create_eval_dataset(self) -> StoredImageDataset:
+        return StoredImageDataset(
+            self.dataparser.get_dataparser_outputs(split=self.test_split),
+            scale_factor=self.config.camera_res_scale_factor,
+        )
+
+    def _pixel_sampler(self, num_rays_per_batch: int) -> IdentityBatchPixelSampler:
+        return self.config.pixel_sampler.setup(num_rays_per_batch=num_rays_per_batch)
+
+    def setup_train(self) -> None:
+        self.train_pixel_sampler = self._pixel_sampler(self.config.train_num_rays_per_batch)
+        self.train_ray_generator = RayGenerator(self.train_dataset.cameras.to(self.device))
+
+    def setup_eval(self) -> None:
+        self.eval_pixel_sampler = self._pixel_sampler(self.config.eval_num_rays_per_batch)
+        self.eval_ray_generator = RayGenerator(self.eval_dataset.cameras.to(self.device))
+        # Whole images (ns-eval, the trainer's image evaluations), read one at a time as nerfstudio's loaders ask.
+        self.fixed_indices_eval_dataloader = FixedIndicesEvalDataloader(self.eval_dataset, device=self.device)
+        self.eval_dataloader = RandIndicesEvalDataloader(self.eval_dataset, device=self.device)
+
+    def next_train(self, step: int) -> tuple[RayBundle, dict]:
+        self.train_count += 1
+        return self._identity_batch(self.train_dataset, self.train_pixel_sampler, self.train_ray_generator)
+
+    def next_eval(self, step: int) -> tuple[RayBundle, dict]:
+        self.eval_count += 1
+        return self._identity_batch(self.eval_dataset, self.eval_pixel_sampler, self.eval_ray_generator)
+
+    def _identity_batch(
+        self, dataset: StoredImageDataset, sampler: IdentityBatchPixelSampler, ray_generator: RayGenerator
+    ) -> tuple[RayBundle, dict]:
+        """Rays and targets of the pixels ``sampler`` draws, in the form nerfstudio's pixel samplers give them:
+        ``image`` and ``mask`` (on the CPU) and ``indices`` (image, row, column)."""
+        images = sampler.sample_images(len(dataset))
+        data = [dataset.get_data(int(image)) for image in images]
+        indices = sampler.sample_pixels(images, [tuple(item["image"].shape[:2]) for item in data])
+        rows = [indices[indices[:, 0] == image, 1:] for image in images]
+        batch = {
+            key: torch.cat([item[key][pixels[:, 0], pixels[:, 1]] for item, pixels in zip(data, rows, strict=True)])
+            for key in ("image", "mask")
+            if key in data[0]
+        }
+        batch["indices"] = indices
+        return ray_generator(indices.to(self.device)), batch

@@ -1,7 +1,9 @@
 """Dataparser for a nerfstudio ``transforms.json`` whose frames are instances of one class, with known cameras.
 
-It is nerfstudio's own ``transforms.json`` reader, with two differences: poses are kept as written (the object sits
-at the origin of the file's world, inside [-1, 1]^3) and every camera carries the index of its instance's latent code.
+It is nerfstudio's own ``transforms.json`` reader, with three differences: poses are kept as written (the object sits
+at the origin of the file's world, inside [-1, 1]^3), every camera carries the index of its instance's latent code,
+and the images and masks are copied once into an image store that training reads
+(:mod:`lolnerf_ns.data.image_files_store`).
 Frames are different instances unless they share an ``instance_id``; the split keys (``train_filenames`` ...) choose
 held-out views of training instances.
 """
@@ -19,6 +21,8 @@ from nerfstudio.data.dataparsers.nerfstudio_dataparser import Nerfstudio, Nerfst
 from lift_common.errors import UserInputError
 from lift_common.images import check_image_file
 from lift_common.user_files import finite_array, positive_number, read_json
+from lolnerf_ns.data.image_files_store import store_of_files
+from lolnerf_ns.data.stored_dataset import IMAGE_STORE_KEY
 
 LATENT_INDEX_KEY = "latent_index"
 """Camera (and so ray) metadata holding the row of the latent table that renders it."""
@@ -61,7 +65,14 @@ class LOLNeRFTransformsDataParser(Nerfstudio):
         indices = torch.tensor([latent_of_name[path.name] for path in outputs.image_filenames], dtype=torch.long)
         cameras = outputs.cameras
         cameras.metadata = dict(cameras.metadata or {}, **{LATENT_INDEX_KEY: indices[:, None]})
+        store = store_of_files(
+            outputs.image_filenames,
+            outputs.mask_filenames,
+            transforms_path,
+            check_files=lambda: check_referenced_images(meta, transforms_path),
+        )
         outputs.metadata = dict(outputs.metadata, num_latents=len(names), latent_names=names)
+        outputs.metadata[IMAGE_STORE_KEY] = store
         return outputs
 
 
@@ -74,7 +85,7 @@ REFERENCED_FILES = (("file_path", "image"), ("mask_path", "mask"), ("depth_file_
 def check_transforms(meta: object, path: Path) -> None:
     """Raise :class:`UserInputError` naming ``path`` and the frame unless ``meta`` is a transforms.json nerfstudio
     can read: frames with a file_path and a 4x4 (or 3x4) finite pose, positive intrinsics, and referenced files that
-    exist and (images, masks) can be opened."""
+    exist."""
     frames = meta.get("frames") if isinstance(meta, dict) else None
     if not isinstance(frames, list) or not frames or not all(isinstance(f, dict) for f in frames):
         raise UserInputError(f"{path} has no list of 'frames' (one object per image). {FIX_TRANSFORMS}")
@@ -94,7 +105,12 @@ def check_transforms(meta: object, path: Path) -> None:
     for key, kind in REFERENCED_FILES:
         named = [frame[key] for frame in frames if key in frame]
         _raise_for_missing(path, kind, [name for name in named if not (path.parent / str(name)).is_file()], path.parent)
-    for index, frame in enumerate(frames):
+
+
+def check_referenced_images(meta: dict, path: Path) -> None:
+    """Raise :class:`UserInputError` naming the frame unless every image and mask ``meta`` (read from ``path``)
+    names can be opened and its data checks out. Run before the images are first stored, not at every start."""
+    for index, frame in enumerate(meta["frames"]):
         for key in ("file_path", "mask_path"):
             if key in frame:
                 check_image_file(path.parent / frame[key], f"{path.parent / frame[key]} (frame {index} of {path})")

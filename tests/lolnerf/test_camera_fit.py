@@ -64,6 +64,22 @@ def test_fit_is_the_same_after_shuffling() -> None:
     assert np.median(relative_rotation_errors_deg(truth[order], fit.camera_to_world)) < 2.0
 
 
+def test_a_large_collection_fits_its_keypoints_on_a_subset_and_every_camera_alone(monkeypatch) -> None:
+    from lolnerf_ns.data import camera_fit
+
+    landmarks, truth, focal = synthetic_landmarks(400, seed=6)
+    joint = fit_canonical_keypoints(landmarks, (SIZE, SIZE), focal_length=focal)
+    monkeypatch.setattr(camera_fit, "JOINT_FIT_MAX_IMAGES", 100)
+    fit = fit_canonical_keypoints(landmarks, (SIZE, SIZE), focal_length=focal)
+    assert fit.camera_to_world.shape == (400, 3, 4) and fit.residual_px.shape == (400,)
+    np.testing.assert_allclose(fit.canonical_keypoints, joint.canonical_keypoints, atol=0.02)
+    assert np.median(relative_rotation_errors_deg(truth, fit.camera_to_world)) < 2.0
+    assert np.median(fit.residual_px) < 1.0
+    # Cameras in the same world as the joint fit's: the same positions within a few percent of their distance.
+    distances = np.linalg.norm(fit.camera_to_world[:, :, 3] - joint.camera_to_world[:, :, 3], axis=1)
+    assert np.median(distances / np.linalg.norm(joint.camera_to_world[:, :, 3], axis=1)) < 0.03
+
+
 def test_gauge_puts_the_object_at_the_origin_facing_minus_y() -> None:
     landmarks, _, focal = synthetic_landmarks(100, seed=3)
     fit = fit_canonical_keypoints(landmarks, (SIZE, SIZE), focal_length=focal)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -39,18 +40,37 @@ def test_faces_get_landmarks_masks_and_cameras(faces: Path, capsys) -> None:
         "astronaut_mirrored.png",
     ]
     assert prepared.cameras["skipped"] == [{"file": "chelsea.png", "reason": "no face found"}]
-    frame = next(f for f in prepared.frames if f["file"] == "astronaut.png")
+    row, frame = next((row, f) for row, f in enumerate(prepared.frames) if f["file"] == "astronaut.png")
     left_eye, right_eye, nose, mouth_left, mouth_right = np.array(frame["landmarks"])
     # Where the face is in scikit-image's astronaut, scaled from 512 to 128 pixels.
     assert left_eye == pytest.approx([51, 25.6], abs=3) and right_eye == pytest.approx([61.8, 26.1], abs=3)
     assert left_eye[0] < nose[0] < right_eye[0] and mouth_left[0] < mouth_right[0]
     assert max(left_eye[1], right_eye[1]) < nose[1] < min(mouth_left[1], mouth_right[1]) + 1
-    mask = np.asarray(Image.open(prepared.folder / frame["mask"])) > 127
+    assert prepared.store.names[row] == "astronaut.png" and prepared.store.image(row).shape == (128, 128, 3)
+    mask = prepared.store.mask(row) == 1
     assert mask.shape == (128, 128) and 0.3 < mask.mean() < 0.8 and mask[int(nose[1]), int(nose[0])]
     assert all(f["residual_px"] < 0.03 * 128 for f in prepared.frames)
     out = capsys.readouterr().out
     assert "chelsea.png" in out and "no face found" in out  # the table of photos not used
     assert "resized to 128x128" in out
+
+
+@pytest.mark.slow
+def test_faces_prepared_by_a_pool_of_workers_match_one_process(faces: Path, tmp_path: Path, monkeypatch) -> None:
+    from lolnerf_ns.data import collection
+
+    copy = tmp_path / "copy"
+    shutil.copytree(faces, copy)
+    alone = prepare_collection(faces, CollectionConfig(max_image_side=128, num_workers=1))
+    monkeypatch.setattr(collection, "PHOTOS_PER_CHUNK", 1)  # four chunks: MediaPipe runs in two worker processes
+    pooled = prepare_collection(copy, CollectionConfig(max_image_side=128, num_workers=2))
+    assert len(list((pooled.folder / "chunks").glob("*.json"))) == 4
+    assert [f["file"] for f in pooled.frames] == [f["file"] for f in alone.frames]
+    assert pooled.cameras["skipped"] == alone.cameras["skipped"] == [{"file": "chelsea.png", "reason": "no face found"}]
+    for row, (ours, theirs) in enumerate(zip(pooled.frames, alone.frames, strict=True)):
+        np.testing.assert_allclose(ours["landmarks"], theirs["landmarks"], atol=1e-6)
+        np.testing.assert_array_equal(pooled.store.image(row), alone.store.image(row))
+        np.testing.assert_array_equal(pooled.store.mask(row), alone.store.mask(row))
 
 
 def test_prepared_collection_is_reused(faces: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from lift_common.cameras import focal_length_from_fov, orbit_camera_to_world
+from lolnerf_ns.data.image_store import ImageStore
 from tests.commands import check, run_command
 
 pytestmark = pytest.mark.slow
@@ -81,9 +82,9 @@ def test_train_on_a_folder_of_face_photos(tmp_path: Path) -> None:
     check(run_command([*train, *small, *SMALL_MODEL, "--max-num-iterations", "2", "--steps-per-save", "1"]))
     assert len(list(outputs.glob("*/lolnerf/*/nerfstudio_models/step-*.ckpt"))) == 1
     (cameras,) = folder.glob(".lolnerf_cache/*/cameras.json")
-    frames = json.loads(cameras.read_text())["frames"]
-    assert [frame["file"] for frame in frames] == ["astronaut.png", "astronaut_mirrored.png"]
-    assert all("mask" in frame for frame in frames)
+    record = json.loads(cameras.read_text())
+    assert [frame["file"] for frame in record["frames"]] == ["astronaut.png", "astronaut_mirrored.png"]
+    assert record["mask_source"] == "mediapipe" and ImageStore(cameras.parent).has_masks
 
     # Lifting new photos: a face is placed by its landmarks against the run's canonical keypoints; a cat is refused.
     (config,) = outputs.glob("*/lolnerf/*/config.yml")

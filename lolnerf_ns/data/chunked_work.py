@@ -1,0 +1,155 @@
+"""Long preparation over many files: in chunks, on every core, resumable.
+
+The work is cut into chunks of files. A process pool works on the chunks (each worker one file at a time); a worker
+writes what its chunk produced (image shards) under the work folder and returns a small JSON-able result, which the
+main process then commits as ``chunks/<chunk>.json``, written atomically. A chunk whose result is committed is done:
+when the same work is run again after an interruption (Ctrl-C, a crash, a killed process), done chunks are read back
+and only the others are worked on. Each chunk's output depends only on its own files, so an interrupted and resumed
+run produces what an unbroken one does.
+
+One ``rich`` progress bar, with the time remaining, counts the files.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from nerfstudio.utils.rich_utils import CONSOLE
+
+from lolnerf_ns.data.image_store import remove_stale_partial_files, write_atomically
+
+CHUNKS_FOLDER = "chunks"
+
+Work = Callable[[Path, str, Any], dict]
+"""``work(folder, chunk_name, payload)``: does one chunk, writes its files under ``folder``, returns its result. Runs
+in a worker process: a module-level function (or a ``functools.partial`` of one) with a picklable payload."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    name: str
+    """Names its committed result (``chunks/<name>.json``) and whatever files the work writes for it."""
+    num_files: int
+    """Files it covers, for the progress bar."""
+    payload: Any
+    """What ``work`` gets: the chunk's files and whatever else it needs."""
+
+
+def default_num_workers() -> int:
+    """One worker per core this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def run_in_chunks(
+    folder: Path, chunks: Sequence[Chunk], work: Work, description: str, num_workers: int | None = None
+) -> list[dict]:
+    """Run ``work`` on every chunk not yet committed under ``folder`` and return every chunk's result, in order."""
+    committed = folder / CHUNKS_FOLDER
+    committed.mkdir(parents=True, exist_ok=True)
+    for subfolder in (path for path in folder.iterdir() if path.is_dir()):
+        remove_stale_partial_files(subfolder)
+    results: dict[str, dict] = {}
+    for chunk in chunks:
+        result = _read_committed(committed / f"{chunk.name}.json")
+        if result is not None:
+            results[chunk.name] = result
+    to_do = [chunk for chunk in chunks if chunk.name not in results]
+    total = sum(chunk.num_files for chunk in chunks)
+    done = total - sum(chunk.num_files for chunk in to_do)
+    if done and to_do:
+        CONSOLE.log(f"Resuming: {done} of {total} files were prepared by an earlier run.")
+    workers = max(1, min(num_workers or default_num_workers(), len(to_do)))
+    with _progress() as progress:
+        task = progress.add_task(description, total=total, completed=done)
+
+        def commit(chunk: Chunk, result: dict) -> None:
+            _commit(committed / f"{chunk.name}.json", result)
+            results[chunk.name] = result
+            progress.advance(task, chunk.num_files)
+
+        if workers == 1:  # one chunk (or one core): no pool to start
+            for chunk in to_do:
+                commit(chunk, work(folder, chunk.name, chunk.payload))
+        else:
+            _run_in_pool(folder, to_do, work, workers, commit)
+    return [results[chunk.name] for chunk in chunks]
+
+
+def _run_in_pool(folder: Path, to_do: list[Chunk], work: Work, workers: int, commit) -> None:
+    # spawn: workers start clean, whatever threads (torch, rich) the main process runs.
+    executor = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker)
+    pending: dict[Future, Chunk] = {}
+    queue = list(reversed(to_do))
+    try:
+        while queue or pending:
+            while queue and len(pending) < 2 * workers:  # a few ahead, so no worker waits for the main process
+                chunk = queue.pop()
+                pending[executor.submit(work, folder, chunk.name, chunk.payload)] = chunk
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                commit(pending.pop(future), future.result())
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _init_worker() -> None:
+    # Ctrl-C is the main process's to handle: a worker finishes its chunk, which stays committed or is redone.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker whose main process is killed would otherwise wait for work forever.
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+    import cv2
+
+    cv2.setNumThreads(1)  # one worker per core already
+
+
+def _exit_with(parent_sentinel: int) -> None:
+    multiprocessing.connection.wait([parent_sentinel])
+    os._exit(1)  # nothing of this worker's is committed but by the main process, which is gone
+
+
+def _commit(path: Path, result: dict) -> None:
+    write_atomically(path, lambda file: file.write(json.dumps(result).encode()))
+
+
+def _read_committed(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None  # cannot happen with atomic writes unless the disk is damaged: the chunk is simply redone
+
+
+def _progress():
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("elapsed"),
+        TimeElapsedColumn(),
+        TextColumn("remaining"),
+        TimeRemainingColumn(),
+    )
+    return Progress(*columns, console=CONSOLE, transient=False)

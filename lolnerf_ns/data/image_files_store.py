@@ -1,0 +1,105 @@
+"""An image store (:mod:`lolnerf_ns.data.image_store`) of the image and mask files a dataset names, one per image
+(the frames of a ``transforms.json``).
+
+Images are read as photos are everywhere in this project (:func:`lift_common.images.load_photo`: 8-bit; an alpha
+channel kept; grayscale, palette and 16-bit images converted) and masks as nerfstudio reads them (one channel,
+nonzero on the object). The store is built once, in chunks on every core and resumably
+(:mod:`lolnerf_ns.data.chunked_work`), in ``.lolnerf_cache/files-<key>/`` beside the file naming them; the key
+hashes the files' paths (as the dataset names them), sizes and modification times, so a changed file makes a new
+store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from nerfstudio.utils.rich_utils import CONSOLE
+
+from lift_common.errors import UserInputError
+from lolnerf_ns.data.chunked_work import Chunk, run_in_chunks
+from lolnerf_ns.data.collection import CACHE_FOLDER_NAME
+from lolnerf_ns.data.image_store import DamagedStoreError, ImageStore, is_complete, write_index, write_shard
+
+FILES_PER_CHUNK = 512
+"""Images read before their shard is committed: what an interrupted build may have to redo."""
+
+
+def store_of_files(
+    images: list[Path],
+    masks: list[Path] | None,
+    source: Path,
+    check_files: Callable[[], None] = lambda: None,
+    num_workers: int | None = None,
+) -> Path:
+    """The folder of the store holding ``images`` (and ``masks``), in order, in the cache beside ``source`` (the
+    file naming them), built first if needed after ``check_files()`` (which explains unreadable files)."""
+    digest = hashlib.sha256()
+    for path in map(str, [*images, *(masks or [])]):
+        status = os.stat(path)
+        digest.update(f"{path}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
+    folder = source.parent / CACHE_FOLDER_NAME / f"files-{digest.hexdigest()[:16]}"
+    if is_complete(folder):
+        try:
+            ImageStore(folder)
+            return folder
+        except DamagedStoreError as error:
+            CONSOLE.log(f"[yellow]The stored images in {folder} are damaged ({error.problem}): storing them again.")
+            shutil.rmtree(folder)
+    check_files()
+    pairs = [(Path(image), Path(masks[i]) if masks else None) for i, image in enumerate(images)]
+    chunks = [
+        Chunk(f"{first:07d}", len(pairs[first : first + FILES_PER_CHUNK]), pairs[first : first + FILES_PER_CHUNK])
+        for first in range(0, len(pairs), FILES_PER_CHUNK)
+    ]
+    results = run_in_chunks(folder, chunks, store_files_chunk, f"Storing {len(images)} images", num_workers)
+    channels = {result["channels"] for result in results if result["layout"]}
+    if len(channels) > 1:
+        raise UserInputError(
+            f"Some images {source} names have an alpha channel and some do not. Give every image an alpha channel "
+            "(the object's mask), or none."
+        )
+    write_index(
+        folder,
+        names=[image.name for image, _ in pairs],
+        shards=[chunk.name for chunk in chunks],
+        shard_of_image=np.repeat(np.arange(len(chunks)), [chunk.num_files for chunk in chunks]),
+        layout=np.array([entry for result in results for entry in result["layout"]], dtype=np.int64),
+        channels=channels.pop() if channels else 3,
+        has_masks=masks is not None,
+    )
+    return folder
+
+
+def store_files_chunk(folder: Path, chunk: str, pairs: list[tuple[Path, Path | None]]) -> dict:
+    """Read one chunk's images (and masks) and write them as the shard ``chunk`` (in a worker process)."""
+    from lift_common.images import load_photo
+
+    images = [load_photo(image, max_pixels=sys.maxsize) for image, _ in pairs]
+    channels = {image.shape[2] for image in images}
+    if len(channels) > 1:
+        raise UserInputError(
+            f"Some of the images from {pairs[0][0]} to {pairs[-1][0]} have an alpha channel and some do not. Give "
+            "every image an alpha channel (the object's mask), or none."
+        )
+    masks = [_read_mask(mask) for _, mask in pairs] if pairs and pairs[0][1] is not None else None
+    layout = write_shard(folder, chunk, images, masks)
+    return {
+        "layout": [list(entry) for entry in zip(layout.offsets, layout.heights, layout.widths, strict=True)],
+        "channels": channels.pop() if channels else 3,
+    }
+
+
+def _read_mask(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        mask = np.array(image)
+    if mask.ndim != 2:
+        raise UserInputError(f"{path} has {mask.shape[2]} channels; a mask has one (nonzero on the object).")
+    return (mask > 0).astype(np.uint8)

@@ -1,0 +1,241 @@
+"""Photos and masks of a collection on disk, stored once and compactly (uint8), read one image at a time.
+
+A store is a folder::
+
+    shards/<shard>.images.npy   uint8 [pixels, channels]: the images of one shard, each image's pixels in row-major
+                                order, one image after the other
+    shards/<shard>.masks.npy    uint8 [pixels]: their masks (1 on the object), when the collection has masks
+    index.npz                   per image: its shard, its first pixel there, its height and width; and the images'
+                                names. Written last, atomically: a folder without it is a store still being written.
+
+Every file is written aside and renamed into place, so a reader (or a preparation interrupted and run again) never
+finds half a file. Training reads each batch's images with ``os.preadv`` as it needs them: the process holds a batch's
+images, never the collection, and nothing of the collection is mapped into its memory (the operating system's page
+cache keeps recently read shards, outside the process and reclaimable).
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from jaxtyping import Int, UInt8
+
+from lift_common.errors import UserInputError
+
+INDEX_NAME = "index.npz"
+SHARDS_FOLDER = "shards"
+STORE_VERSION = 1
+
+
+def write_atomically(path: Path, write) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``: readers see the whole
+    file or none. The temporary name holds this process's id (see :func:`remove_stale_partial_files`)."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        with open(partial, "wb") as file:
+            write(file)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def remove_stale_partial_files(folder: Path) -> None:
+    """Remove temporary files left by :func:`write_atomically` in processes that no longer run (killed mid-write).
+    Files of running processes are kept: several processes may prepare one store at once (DDP)."""
+    if not folder.is_dir():
+        return
+    for path in folder.glob(".*.partial"):
+        try:
+            pid = int(path.name.rsplit(".", 2)[-2])
+        except ValueError:
+            continue
+        if not _process_runs(pid):
+            path.unlink(missing_ok=True)
+
+
+def _process_runs(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class ShardLayout:
+    """Where the images of one shard lie in it."""
+
+    offsets: list[int]
+    """First pixel of each image."""
+    heights: list[int]
+    widths: list[int]
+
+
+def write_shard(
+    folder: Path,
+    shard: str,
+    images: list[UInt8[np.ndarray, "H W C"]],
+    masks: list[UInt8[np.ndarray, "H W"]] | None,
+) -> ShardLayout:
+    """Write the images (and masks) of one shard into the store ``folder``; every image has the same channels."""
+    shards = folder / SHARDS_FOLDER
+    shards.mkdir(parents=True, exist_ok=True)
+    heights = [int(image.shape[0]) for image in images]
+    widths = [int(image.shape[1]) for image in images]
+    sizes = np.array(heights, dtype=np.int64) * np.array(widths, dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist() if images else []
+    channels = images[0].shape[2] if images else 3
+    pixels = (
+        np.concatenate([image.reshape(-1, channels) for image in images])
+        if images
+        else np.zeros((0, channels), np.uint8)
+    )
+    write_atomically(shards / f"{shard}.images.npy", lambda file: np.save(file, pixels.astype(np.uint8)))
+    if masks is not None:
+        flat = np.concatenate([mask.reshape(-1) for mask in masks]) if masks else np.zeros(0, np.uint8)
+        write_atomically(shards / f"{shard}.masks.npy", lambda file: np.save(file, (flat > 0).astype(np.uint8)))
+    return ShardLayout(offsets=offsets, heights=heights, widths=widths)
+
+
+def write_index(
+    folder: Path,
+    names: list[str],
+    shards: list[str],
+    shard_of_image: Int[np.ndarray, "num"],
+    layout: Int[np.ndarray, "num 3"],
+    channels: int,
+    has_masks: bool,
+) -> None:
+    """Commit the store: its images are, in order, image ``i`` of shard ``shards[shard_of_image[i]]`` at pixel
+    ``layout[i, 0]``, of height ``layout[i, 1]`` and width ``layout[i, 2]``."""
+    arrays = {
+        "version": np.array(STORE_VERSION),
+        "names": np.array(names, dtype=str),
+        "shards": np.array(shards, dtype=str),
+        "shard": np.asarray(shard_of_image, dtype=np.int32),
+        "layout": np.asarray(layout, dtype=np.int64).reshape(-1, 3),
+        "channels": np.array(channels),
+        "has_masks": np.array(has_masks),
+    }
+    write_atomically(folder / INDEX_NAME, lambda file: np.savez(file, **arrays))
+
+
+def is_complete(folder: Path) -> bool:
+    return (folder / INDEX_NAME).is_file()
+
+
+class ImageStore:
+    """Reads a store's images and masks by their position in the index.
+
+    Files are opened on first use and closed when the store is pickled (nerfstudio's data loaders may copy their
+    dataset into worker processes)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._files: dict[tuple[str, str], int] = {}
+        """Open file descriptors by (shard, kind)."""
+        index_path = self.folder / INDEX_NAME
+        try:
+            with np.load(index_path) as index:
+                if int(index["version"]) != STORE_VERSION:
+                    raise ValueError(f"version {int(index['version'])}, expected {STORE_VERSION}")
+                self.names: list[str] = index["names"].tolist()
+                self._shards: list[str] = index["shards"].tolist()
+                self._shard = index["shard"]
+                self._layout = index["layout"]
+                self.channels = int(index["channels"])
+                self.has_masks = bool(index["has_masks"])
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            raise DamagedStoreError(self.folder, f"{index_path} cannot be read ({error})") from None
+        self._data_offsets: dict[tuple[str, str], int] = {}
+        self._check()
+
+    def __len__(self) -> int:
+        return len(self._layout)
+
+    def sizes(self) -> Int[np.ndarray, "num 2"]:
+        """Height and width of every image."""
+        return self._layout[:, 1:].copy()
+
+    def image(self, index: int) -> UInt8[np.ndarray, "H W C"]:
+        return self._read("images", index, self.channels).reshape(*self._hw(index), self.channels)
+
+    def mask(self, index: int) -> UInt8[np.ndarray, "H W"] | None:
+        """The image's mask (1 on the object), or ``None`` when the store has none."""
+        if not self.has_masks:
+            return None
+        return self._read("masks", index, 1).reshape(self._hw(index))
+
+    def _hw(self, index: int) -> tuple[int, int]:
+        return int(self._layout[index, 1]), int(self._layout[index, 2])
+
+    def _path(self, shard: str, kind: str) -> Path:
+        return self.folder / SHARDS_FOLDER / f"{shard}.{kind}.npy"
+
+    def _read(self, kind: str, index: int, channels: int) -> np.ndarray:
+        shard = self._shards[int(self._shard[index])]
+        start, height, width = (int(v) for v in self._layout[index])
+        key = (shard, kind)
+        if key not in self._files:
+            self._files[key] = os.open(self._path(shard, kind), os.O_RDONLY)
+        pixels = np.empty(height * width * channels, dtype=np.uint8)
+        if os.preadv(self._files[key], [pixels], self._data_offsets[key] + start * channels) != pixels.size:
+            raise DamagedStoreError(self.folder, f"{self._path(shard, kind)} ends early")
+        return pixels
+
+    def _check(self) -> None:
+        """Every shard the index names exists with the shape it needs (a cheap check: one header per shard)."""
+        ends = self._layout[:, 0] + self._layout[:, 1] * self._layout[:, 2]
+        kinds = [("images", self.channels)] + ([("masks", None)] if self.has_masks else [])
+        for position, shard in enumerate(self._shards):
+            needed = int(ends[self._shard == position].max(initial=0))
+            for kind, channels in kinds:
+                path = self._path(shard, kind)
+                try:
+                    with open(path, "rb") as file:
+                        version = np.lib.format.read_magic(file)
+                        read_header = (
+                            np.lib.format.read_array_header_1_0
+                            if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0
+                        )
+                        shape, _, dtype = read_header(file)
+                        data_offset = file.tell()
+                except (OSError, ValueError) as error:
+                    raise DamagedStoreError(self.folder, f"{path} cannot be read ({error})") from None
+                expected_columns = () if channels is None else (channels,)
+                if dtype != np.uint8 or tuple(shape[1:]) != expected_columns or shape[0] < needed:
+                    raise DamagedStoreError(self.folder, f"{path} holds {shape} {dtype}, not what the index names")
+                if path.stat().st_size < data_offset + int(np.prod(shape)):
+                    raise DamagedStoreError(self.folder, f"{path} is shorter than its header says")
+                self._data_offsets[(shard, kind)] = data_offset
+
+    def close(self) -> None:
+        for descriptor in self._files.values():
+            os.close(descriptor)
+        self._files = {}
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_files": {}}
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class DamagedStoreError(UserInputError):
+    """A store that cannot be read as its index says (deleted or truncated files, another version)."""
+
+    def __init__(self, folder: Path, problem: str) -> None:
+        super().__init__(f"The prepared data in {folder} is damaged: {problem}. Delete {folder} and run again.")
+        self.folder = folder
+        self.problem = problem
+
+    def __reduce__(self):
+        return type(self), (self.folder, self.problem)

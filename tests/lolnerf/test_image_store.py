@@ -1,0 +1,104 @@
+"""The image store gives back what was written, training reads from it what nerfstudio reads from the files, and a
+damaged store is one message or prepared again."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lolnerf_ns.data.collection import CollectionConfig, prepare_collection
+from lolnerf_ns.data.image_store import DamagedStoreError, ImageStore, write_index, write_shard
+
+POINTS = [[10.0, 10.0], [30.0, 10.0], [20.0, 20.0], [12.0, 30.0], [28.0, 30.0]]
+
+
+def _images(sizes: list[tuple[int, int]], channels: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (height, width, channels), dtype=np.uint8) for height, width in sizes]
+
+
+def test_images_and_masks_of_any_size_come_back_as_written(tmp_path: Path) -> None:
+    first, second = _images([(3, 5), (4, 4)], 4), _images([(2, 7)], 4, seed=1)
+    masks = [image[..., 3] > 127 for image in first + second]
+    layouts = [write_shard(tmp_path, "a", first, masks[:2]), write_shard(tmp_path, "b", second, masks[2:])]
+    entries = [(offset, h, w) for layout in layouts for offset, h, w in zip(*vars(layout).values(), strict=True)]
+    write_index(tmp_path, ["x", "y", "z"], ["a", "b"], np.array([0, 0, 1]), np.array(entries), 4, True)
+
+    store = ImageStore(tmp_path)
+    assert len(store) == 3 and store.names == ["x", "y", "z"] and store.sizes().tolist() == [[3, 5], [4, 4], [2, 7]]
+    for index, (image, mask) in enumerate(zip(first + second, masks, strict=True)):
+        np.testing.assert_array_equal(store.image(index), image)
+        np.testing.assert_array_equal(store.mask(index), mask.astype(np.uint8))
+    copy = pickle.loads(pickle.dumps(store))  # as data loaders copy their dataset into workers
+    np.testing.assert_array_equal(copy.image(2), second[0])
+
+
+def test_a_truncated_shard_is_one_message_naming_it(tmp_path: Path) -> None:
+    layout = write_shard(tmp_path, "a", _images([(8, 8), (8, 8)], 3), None)
+    write_index(tmp_path, ["x", "y"], ["a"], np.zeros(2), np.array([layout.offsets, [8, 8], [8, 8]]).T, 3, False)
+    shard = tmp_path / "shards" / "a.images.npy"
+    shard.write_bytes(shard.read_bytes()[:-10])
+    with pytest.raises(DamagedStoreError, match=r"a\.images\.npy is shorter than its header says.*Delete .* and run"):
+        ImageStore(tmp_path)
+
+
+def _collection(folder: Path) -> Path:
+    folder.mkdir()
+    for index, image in enumerate(_images([(40, 40)] * 3, 3)):
+        Image.fromarray(image).save(folder / f"p{index}.png")
+    (folder.parent / "points.json").write_text(json.dumps({f"p{index}.png": POINTS for index in range(3)}))
+    return folder.parent / "points.json"
+
+
+def test_a_damaged_prepared_collection_is_prepared_again(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "photos"
+    config = CollectionConfig(landmarks_file=_collection(folder))
+    prepared = prepare_collection(folder, config)
+    before = prepared.store.image(1).copy()
+    (shard,) = (prepared.folder / "shards").glob("*.images.npy")
+    shard.write_bytes(shard.read_bytes()[:200])
+    again = prepare_collection(folder, config)
+    assert "is damaged" in " ".join(capsys.readouterr().out.split()) and again.folder == prepared.folder
+    np.testing.assert_array_equal(again.store.image(1), before)
+
+
+def _transforms(folder: Path, alpha: bool) -> Path:
+    """Three frames with known cameras: noise images (RGBA if ``alpha``) and masks that nerfstudio reads."""
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    frames = []
+    for index, image in enumerate(_images([(12, 16)] * 3, 4 if alpha else 3)):
+        Image.fromarray(image).save(folder / "images" / f"f{index}.png")
+        Image.fromarray((image[..., 0] > 100).astype(np.uint8) * 255).save(folder / "masks" / f"f{index}.png")
+        pose = np.eye(4)
+        pose[2, 3] = 3.0
+        files = {"file_path": f"images/f{index}.png", "mask_path": f"masks/f{index}.png"}
+        frames.append({**files, "transform_matrix": pose.tolist()})
+    meta = {"fl_x": 20.0, "fl_y": 20.0, "cx": 8.0, "cy": 6.0, "w": 16, "h": 12, "frames": frames}
+    (folder / "transforms.json").write_text(json.dumps(meta))
+    return folder
+
+
+@pytest.mark.parametrize("alpha, scale", [(False, 1.0), (True, 1.0), (False, 0.5)])
+def test_the_stored_dataset_gives_what_nerfstudio_reads_from_the_files(tmp_path: Path, alpha: bool, scale: float):
+    from nerfstudio.data.datasets.base_dataset import InputDataset
+
+    from lolnerf_ns.data.collection_dataparser import LOLNeRFCollectionDataParserConfig
+    from lolnerf_ns.data.stored_dataset import StoredImageDataset
+
+    dataparser = LOLNeRFCollectionDataParserConfig(data=_transforms(tmp_path / "data", alpha)).setup()
+    outputs = dataparser.get_dataparser_outputs()
+    stored, from_files = StoredImageDataset(outputs, scale), InputDataset(outputs, scale)
+    assert len(stored) == len(from_files) == 3
+    for index in range(3):
+        ours, theirs = stored[index], from_files[index]
+        assert ours.keys() == theirs.keys() == {"image_idx", "image", "mask"}
+        for key in ("image", "mask"):
+            assert ours[key].dtype == theirs[key].dtype and ours[key].shape == theirs[key].shape
+            torch.testing.assert_close(ours[key], theirs[key], rtol=0, atol=0)
