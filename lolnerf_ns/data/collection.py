@@ -54,6 +54,9 @@ PHOTOS_PER_CHUNK = 256
 """Photos a worker prepares before its results are committed: what an interrupted preparation may have to redo."""
 MAX_LISTED_SKIPPED = 30
 """Photos not used are listed one per line up to this many; beyond, counted by reason (all are in cameras.json)."""
+MAX_DROP_ROUNDS = 5
+"""Times photos whose camera fit is poor are dropped and the rest refitted; photos still beyond the limit after the
+last refit are kept (each one's residual is in cameras.json)."""
 
 
 @dataclass
@@ -393,13 +396,14 @@ def _fit_and_drop(
     skipped: list,
     data: Path,
 ):
-    """Fit the cameras, drop the photos whose fit is poor and fit the rest again; return the fit and the positions
-    (in ``names``) of the photos kept."""
+    """Fit the cameras, drop the photos whose fit is poor and fit the rest again, until no fit is poor (at most
+    :data:`MAX_DROP_ROUNDS` times); return the fit, which is always of exactly the photos kept, and their positions
+    in ``names``."""
     focal = None if config.fov_deg is None else focal_length_from_fov(config.fov_deg, size[0])
     limit = config.max_residual_fraction * size[0]
     kept = np.arange(len(names))
-    for _ in range(2):  # fit, drop the poor fits, fit again without them
-        fit = fit_canonical_keypoints(landmarks[kept], size, focal_length=focal)
+    fit = fit_canonical_keypoints(landmarks, size, focal_length=focal)
+    for _ in range(MAX_DROP_ROUNDS):
         poor = fit.residual_px > limit
         if not poor.any():
             break
@@ -409,6 +413,8 @@ def _fit_and_drop(
             )
         kept = kept[~poor]
         _check_enough(len(kept), skipped, config, data, "after the camera fit")
+        # The shared keypoints move without the dropped photos, which can leave another photo beyond the limit.
+        fit = fit_canonical_keypoints(landmarks[kept], size, focal_length=focal)
     return fit, kept
 
 

@@ -116,3 +116,35 @@ def test_landmarks_csv_with_a_header(tmp_path: Path) -> None:
     (tmp_path / "points.csv").write_text("\n".join(rows))
     landmarks = read_landmarks_file(tmp_path / "points.csv")
     np.testing.assert_array_equal(landmarks["a.jpg"], np.arange(10).reshape(5, 2))
+
+
+def test_photos_dropped_in_a_later_round_are_refitted_without(tmp_path: Path, monkeypatch) -> None:
+    """Dropping the worst photo can leave another beyond the limit in the next fit; that one is dropped too, and the
+    fit returned is always of exactly the photos kept (cameras.json and cameras.npz are written from it)."""
+    from lolnerf_ns.data import collection
+    from lolnerf_ns.data.camera_fit import CameraFit
+
+    # A stand-in fit whose residuals grow as photos are dropped: photo 0 is poor in the first fit, photo 1 only in
+    # the second, none in the third. Each photo is known by the first coordinate of its landmarks.
+    base_residuals = np.array([20.0, 4.0] + [1.0] * 8)
+
+    def fit_growing_stricter(landmarks, size, focal_length=None):
+        photos = landmarks[:, 0, 0].astype(int)
+        dropped = len(base_residuals) - len(photos)
+        return CameraFit(
+            np.zeros((5, 3)), np.zeros((len(photos), 3, 4)), 100.0, base_residuals[photos] * (1 + 0.5 * dropped)
+        )
+
+    monkeypatch.setattr(collection, "fit_canonical_keypoints", fit_growing_stricter)
+    landmarks = np.zeros((10, 5, 2))
+    landmarks[:, 0, 0] = np.arange(10)
+    names = [f"p{index}.png" for index in range(10)]
+    config = CollectionConfig(max_residual_fraction=5.0 / 100)  # 5 px for 100 px wide photos
+    skipped: list = []
+    fit, kept = collection._fit_and_drop(landmarks, names, (100, 100), config, skipped, tmp_path)
+
+    assert kept.tolist() == list(range(2, 10))
+    assert len(fit.camera_to_world) == len(fit.residual_px) == len(kept) and (fit.residual_px <= 5.0).all()
+    assert [name for name, _ in skipped] == ["p0.png", "p1.png"]
+    collection._write_cameras(tmp_path, fit, [names[i] for i in kept], landmarks[kept], (100, 100), skipped, "none")
+    assert [frame["file"] for frame in json.loads((tmp_path / "cameras.json").read_text())["frames"]] == names[2:]
