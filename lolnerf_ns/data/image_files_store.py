@@ -88,6 +88,13 @@ def store_files_chunk(folder: Path, chunk: str, pairs: list[tuple[Path, Path | N
             "every image an alpha channel (the object's mask), or none."
         )
     masks = [_read_mask(mask) for _, mask in pairs] if pairs and pairs[0][1] is not None else None
+    for (image_path, mask_path), image, mask in zip(pairs, images, masks or [], strict=False):
+        if mask.shape != image.shape[:2]:
+            raise UserInputError(
+                f"{mask_path} is {mask.shape[1]}x{mask.shape[0]} but its image {image_path} is "
+                f"{image.shape[1]}x{image.shape[0]}. Save every mask at the same size as its image (nerfstudio reads "
+                "them pixel for pixel)."
+            )
     layout = write_shard(folder, chunk, images, masks)
     return {
         "layout": [list(entry) for entry in zip(layout.offsets, layout.heights, layout.widths, strict=True)],

@@ -99,6 +99,8 @@ def write_shard(
     )
     write_atomically(shards / f"{shard}.images.npy", lambda file: np.save(file, pixels.astype(np.uint8)))
     if masks is not None:
+        if [mask.shape[:2] for mask in masks] != [image.shape[:2] for image in images]:
+            raise ValueError(f"the masks of shard {shard} are not of their images' sizes")  # they would shift
         flat = np.concatenate([mask.reshape(-1) for mask in masks]) if masks else np.zeros(0, np.uint8)
         write_atomically(shards / f"{shard}.masks.npy", lambda file: np.save(file, (flat > 0).astype(np.uint8)))
     return ShardLayout(offsets=offsets, heights=heights, widths=widths)

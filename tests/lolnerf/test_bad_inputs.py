@@ -168,6 +168,21 @@ def test_transforms_json_naming_a_missing_mask(tmp_path: Path) -> None:
         _read_known_cameras(folder)
 
 
+@pytest.mark.parametrize("mask_size", [(20, 16), (12, 16)])
+def test_transforms_json_naming_a_mask_of_another_size(tmp_path: Path, mask_size: tuple[int, int]) -> None:
+    folder = _known_cameras(tmp_path / "data")
+    (folder / "masks").mkdir()
+    for index, size in enumerate([(16, 16), mask_size]):
+        Image.fromarray(np.full(size, 255, np.uint8)).save(folder / "masks" / f"f{index}.png")
+    _edit_transforms(folder, lambda meta: [f.update(mask_path=f"masks/f{i}.png") for i, f in enumerate(meta["frames"])])
+    height, width = mask_size
+    with pytest.raises(UserInputError) as error:
+        _read_known_cameras(folder)
+    message = " ".join(str(error.value).split())
+    assert f"masks/f1.png is {width}x{height} but " in message and "images/f1.png is 16x16" in message
+    assert "same size" in message
+
+
 @pytest.mark.parametrize(
     "edit, message",
     [
