@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,9 @@ from lift_common.errors import UserInputError
 INDEX_NAME = "index.npz"
 SHARDS_FOLDER = "shards"
 STORE_VERSION = 1
+MAX_OPEN_FILES = 32
+"""Shard files a store keeps open, the most recently read: FFHQ's 70,000 photos are over 500 files, and a training
+process holds a train and an eval store, against a common limit of 1,024 open files a process."""
 
 
 def write_atomically(path: Path, write) -> None:
@@ -136,13 +140,13 @@ def is_complete(folder: Path) -> bool:
 class ImageStore:
     """Reads a store's images and masks by their position in the index.
 
-    Files are opened on first use and closed when the store is pickled (nerfstudio's data loaders may copy their
-    dataset into worker processes)."""
+    Files are opened on first use, at most :data:`MAX_OPEN_FILES` at once (the least recently read is closed), and
+    closed when the store is pickled (nerfstudio's data loaders may copy their dataset into worker processes)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
-        self._files: dict[tuple[str, str], int] = {}
-        """Open file descriptors by (shard, kind)."""
+        self._files: OrderedDict[tuple[str, str], int] = OrderedDict()
+        """Open file descriptors by (shard, kind), the least recently read first."""
         index_path = self.folder / INDEX_NAME
         try:
             with np.load(index_path) as index:
@@ -185,12 +189,21 @@ class ImageStore:
         shard = self._shards[int(self._shard[index])]
         start, height, width = (int(v) for v in self._layout[index])
         key = (shard, kind)
-        if key not in self._files:
-            self._files[key] = os.open(self._path(shard, kind), os.O_RDONLY)
         pixels = np.empty(height * width * channels, dtype=np.uint8)
-        if os.preadv(self._files[key], [pixels], self._data_offsets[key] + start * channels) != pixels.size:
+        if os.preadv(self._open(key), [pixels], self._data_offsets[key] + start * channels) != pixels.size:
             raise DamagedStoreError(self.folder, f"{self._path(shard, kind)} ends early")
         return pixels
+
+    def _open(self, key: tuple[str, str]) -> int:
+        """The descriptor of the shard file ``key``, opened if needed, closing the least recently read beyond
+        :data:`MAX_OPEN_FILES`."""
+        if key in self._files:
+            self._files.move_to_end(key)
+            return self._files[key]
+        while len(self._files) >= MAX_OPEN_FILES:
+            os.close(self._files.popitem(last=False)[1])
+        self._files[key] = os.open(self._path(*key), os.O_RDONLY)
+        return self._files[key]
 
     def _check(self) -> None:
         """Every shard the index names exists with the shape it needs (a cheap check: one header per shard)."""
@@ -222,10 +235,10 @@ class ImageStore:
     def close(self) -> None:
         for descriptor in self._files.values():
             os.close(descriptor)
-        self._files = {}
+        self._files = OrderedDict()
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_files": {}}
+        return {**self.__dict__, "_files": OrderedDict()}
 
     def __del__(self) -> None:
         self.close()

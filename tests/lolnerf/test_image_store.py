@@ -4,6 +4,7 @@ damaged store is one message or prepared again."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
 from pathlib import Path
 
@@ -37,6 +38,30 @@ def test_images_and_masks_of_any_size_come_back_as_written(tmp_path: Path) -> No
         np.testing.assert_array_equal(store.mask(index), mask.astype(np.uint8))
     copy = pickle.loads(pickle.dumps(store))  # as data loaders copy their dataset into workers
     np.testing.assert_array_equal(copy.image(2), second[0])
+
+
+def test_a_store_of_many_shards_keeps_few_files_open(tmp_path: Path) -> None:
+    """At FFHQ's size a store has hundreds of shards: reading them all must not hold a file open for each."""
+    from lolnerf_ns.data.image_store import MAX_OPEN_FILES
+
+    num_shards = MAX_OPEN_FILES + 8  # with masks, 2 files a shard
+    images = _images([(3, 4)] * num_shards, 3)
+    for shard, image in enumerate(images):
+        write_shard(tmp_path, f"{shard:03d}", [image], [image[..., 0] > 127])
+    shards = [f"{shard:03d}" for shard in range(num_shards)]
+    write_index(tmp_path, shards, shards, np.arange(num_shards), np.tile([0, 3, 4], (num_shards, 1)), 3, True)
+
+    open_before = len(os.listdir("/proc/self/fd"))
+    store = ImageStore(tmp_path)
+    most_open = 0
+    for _ in range(2):  # the second pass reopens the files the first closed
+        for index, image in enumerate(images):
+            np.testing.assert_array_equal(store.image(index), image)
+            np.testing.assert_array_equal(store.mask(index), (image[..., 0] > 127).astype(np.uint8))
+            most_open = max(most_open, len(os.listdir("/proc/self/fd")) - open_before)
+    assert 0 < most_open <= MAX_OPEN_FILES
+    store.close()
+    assert len(os.listdir("/proc/self/fd")) == open_before
 
 
 def test_a_truncated_shard_is_one_message_naming_it(tmp_path: Path) -> None:
