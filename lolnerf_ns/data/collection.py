@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import time
+import zipfile
 from collections import Counter
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -84,6 +85,8 @@ class CollectionConfig:
     result."""
 
 
+CAMERA_ARRAYS = ("camera_to_world", "focal_length", "image_size", "canonical_keypoints")
+"""What cameras.npz holds (see :attr:`PreparedCollection.camera_arrays`)."""
 NOT_IN_CACHE_KEY = ("num_workers",)
 """Settings that change how fast a collection is prepared, not what is prepared."""
 
@@ -111,9 +114,19 @@ class PreparedCollection:
     @cached_property
     def camera_arrays(self) -> dict[str, np.ndarray]:
         """cameras.npz: ``camera_to_world`` [N, 3, 4], ``focal_length``, ``image_size`` (width, height) and
-        ``canonical_keypoints`` [5, 3]."""
-        with np.load(self.folder / "cameras.npz") as arrays:
-            return dict(arrays)
+        ``canonical_keypoints`` [5, 3]; camera ``i`` is of the store's image ``i``."""
+        path = self.folder / "cameras.npz"
+        try:
+            with np.load(path) as file:
+                arrays = {name: file[name] for name in CAMERA_ARRAYS}
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            raise DamagedStoreError(self.folder, f"{path} cannot be read ({error})") from None
+        if len(arrays["camera_to_world"]) != len(self.store):
+            raise DamagedStoreError(
+                self.folder,
+                f"{path} holds {len(arrays['camera_to_world'])} cameras for the {len(self.store)} images of the store",
+            )
+        return arrays
 
 
 def list_photos(folder: Path) -> list[Path]:
@@ -164,7 +177,7 @@ def prepare_collection(data: Path, config: CollectionConfig, force: bool = False
     if is_complete(folder) and not force:
         prepared = PreparedCollection(folder)
         try:
-            prepared.store  # noqa: B018  (opening the store checks its files)
+            prepared.camera_arrays  # noqa: B018  (reading the cameras opens the store, which checks its files)
             CONSOLE.log(f"Using prepared collection {folder}")
             return prepared
         except DamagedStoreError as error:

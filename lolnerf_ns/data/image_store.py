@@ -202,7 +202,10 @@ class ImageStore:
             return self._files[key]
         while len(self._files) >= MAX_OPEN_FILES:
             os.close(self._files.popitem(last=False)[1])
-        self._files[key] = os.open(self._path(*key), os.O_RDONLY)
+        try:
+            self._files[key] = os.open(self._path(*key), os.O_RDONLY)
+        except OSError as error:  # deleted or moved since the store was opened
+            raise DamagedStoreError(self.folder, f"{self._path(*key)} cannot be read ({error.strerror})") from None
         return self._files[key]
 
     def _check(self) -> None:

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from lolnerf_ns.data.collection import CollectionConfig, prepare_collection
+from lolnerf_ns.data.collection import CollectionConfig, PreparedCollection, prepare_collection
 from lolnerf_ns.data.image_store import DamagedStoreError, ImageStore, write_index, write_shard
 
 POINTS = [[10.0, 10.0], [30.0, 10.0], [20.0, 20.0], [12.0, 30.0], [28.0, 30.0]]
@@ -91,6 +91,33 @@ def test_a_damaged_prepared_collection_is_prepared_again(tmp_path: Path, capsys)
     again = prepare_collection(folder, config)
     assert "is damaged" in " ".join(capsys.readouterr().out.split()) and again.folder == prepared.folder
     np.testing.assert_array_equal(again.store.image(1), before)
+
+
+def test_damaged_or_mismatched_cameras_are_one_message_and_prepared_again(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "photos"
+    config = CollectionConfig(landmarks_file=_collection(folder))
+    prepared = prepare_collection(folder, config)
+    cameras = prepared.folder / "cameras.npz"
+    arrays = dict(np.load(cameras))
+    cameras.write_bytes(cameras.read_bytes()[:100])
+    with pytest.raises(DamagedStoreError, match=r"cameras\.npz cannot be read .*Delete .* and run again"):
+        PreparedCollection(prepared.folder).camera_arrays  # noqa: B018
+    np.savez(cameras, **{**arrays, "camera_to_world": arrays["camera_to_world"][:2]})
+    with pytest.raises(DamagedStoreError, match=r"cameras\.npz holds 2 cameras for the 3 images of the store"):
+        PreparedCollection(prepared.folder).camera_arrays  # noqa: B018
+    capsys.readouterr()
+    again = prepare_collection(folder, config)
+    assert "cameras.npz holds 2 cameras" in " ".join(capsys.readouterr().out.split())
+    assert len(again.camera_arrays["camera_to_world"]) == 3
+
+
+def test_a_shard_deleted_while_training_is_one_message_naming_it(tmp_path: Path) -> None:
+    layout = write_shard(tmp_path, "a", _images([(8, 8)], 3), None)
+    write_index(tmp_path, ["x"], ["a"], np.zeros(1), np.array([layout.offsets, [8], [8]]).T, 3, False)
+    store = ImageStore(tmp_path)
+    (tmp_path / "shards" / "a.images.npy").unlink()
+    with pytest.raises(DamagedStoreError, match=r"a\.images\.npy cannot be read .*Delete .* and run again"):
+        store.image(0)
 
 
 def _transforms(folder: Path, alpha: bool) -> Path:
