@@ -42,6 +42,9 @@ def write_atomically(path: Path, write) -> None:
     try:
         with open(partial, "wb") as file:
             write(file)
+            # On disk before the rename: after a power cut the name must not point at a file whose data never landed.
+            file.flush()
+            os.fsync(file.fileno())
         os.replace(partial, path)
     except BaseException:
         partial.unlink(missing_ok=True)
