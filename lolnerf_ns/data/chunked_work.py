@@ -20,6 +20,7 @@ import signal
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 
 from nerfstudio.utils.rich_utils import CONSOLE
 
+from lift_common.errors import UserInputError
 from lolnerf_ns.data.image_store import remove_stale_partial_files, write_atomically
 
 CHUNKS_FOLDER = "chunks"
@@ -52,9 +54,16 @@ def default_num_workers() -> int:
 
 
 def run_in_chunks(
-    folder: Path, chunks: Sequence[Chunk], work: Work, description: str, num_workers: int | None = None
+    folder: Path,
+    chunks: Sequence[Chunk],
+    work: Work,
+    description: str,
+    num_workers: int | None = None,
+    num_workers_option: str | None = None,
 ) -> list[dict]:
-    """Run ``work`` on every chunk not yet committed under ``folder`` and return every chunk's result, in order."""
+    """Run ``work`` on every chunk not yet committed under ``folder`` and return every chunk's result, in order.
+    ``num_workers_option`` names the command-line option setting ``num_workers``, for the message when a worker dies
+    (most often killed for using too much memory)."""
     committed = folder / CHUNKS_FOLDER
     committed.mkdir(parents=True, exist_ok=True)
     for subfolder in (path for path in folder.iterdir() if path.is_dir()):
@@ -82,7 +91,17 @@ def run_in_chunks(
             for chunk in to_do:
                 commit(chunk, work(folder, chunk.name, chunk.payload))
         else:
-            _run_in_pool(folder, to_do, work, workers, commit)
+            try:
+                _run_in_pool(folder, to_do, work, workers, commit)
+            except BrokenProcessPool:
+                fewer = (
+                    f", with fewer workers ({num_workers_option} {max(1, workers // 2)})" if num_workers_option else ""
+                )
+                raise UserInputError(
+                    f"A worker process stopped abruptly during '{description}' (most often killed by the system for "
+                    f"running out of memory). The {len(results)} of {len(chunks)} chunks finished are kept in "
+                    f"{folder}: run again to prepare the rest{fewer}."
+                ) from None
     return [results[chunk.name] for chunk in chunks]
 
 

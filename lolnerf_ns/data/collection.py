@@ -263,7 +263,12 @@ def _prepare(data: Path, photos: list[Path], config: CollectionConfig, out: Path
     ]
     settings = ChunkSettings((width, height), given_landmarks is None, mask_source, masks_folder)
     results = run_in_chunks(
-        out, chunks, functools.partial(prepare_chunk, settings), "Landmarks and masks", config.num_workers
+        out,
+        chunks,
+        functools.partial(prepare_chunk, settings),
+        "Landmarks and masks",
+        config.num_workers,
+        num_workers_option="--pipeline.datamanager.dataparser.collection.num-workers",
     )
 
     names, landmarks, locations = [], [], []

@@ -1,0 +1,27 @@
+"""Chunked preparation: a worker that dies is one message saying what is kept and what to do."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from lift_common.errors import UserInputError
+from lolnerf_ns.data.chunked_work import Chunk, run_in_chunks
+
+
+def die_on_request(folder: Path, chunk: str, payload: str) -> dict:
+    """A chunk's work whose worker is killed (as by the kernel's out-of-memory killer) when its payload says so."""
+    if payload == "die":
+        os._exit(1)
+    return {"chunk": chunk}
+
+
+def test_a_worker_that_dies_is_one_message_suggesting_fewer_workers(tmp_path: Path) -> None:
+    chunks = [Chunk("a", 1, "live"), Chunk("b", 1, "die")]
+    with pytest.raises(UserInputError) as error:
+        run_in_chunks(tmp_path, chunks, die_on_request, "Test", num_workers=2, num_workers_option="--num-workers")
+    message = " ".join(str(error.value).split())
+    assert "A worker process stopped abruptly during 'Test'" in message and "finished are kept" in message
+    assert "fewer workers (--num-workers" in message
