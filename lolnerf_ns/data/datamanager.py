@@ -11,9 +11,12 @@ for a dataset of 50,000 photos is tens of gigabytes. Here the images live in an 
 with the number of photos (apart from the model's latent table), and training starts without reading any image.
 nerfstudio's settings for the image cache (``train_num_images_to_sample_from`` and the like) have no effect.
 
-Under multi-GPU training (torch DDP) each process draws its identities from its own share of the images (image index
-modulo the number of processes), so in one step no two processes train the same code twice over and each code's
-gradient comes from one process; DDP then averages the gradients, so all processes keep identical tables.
+Under multi-GPU training (torch DDP) each process draws its images from its own share (image index modulo the number
+of processes), so no two processes train on the same image in one step. For a folder of photos, where every image has
+its own latent code, neither do they train the same code; but the frames of a transforms.json that share an
+``instance_id`` share a code, which two processes may then train at once (as they may any code when there are fewer
+images than processes and every process draws from all). DDP averages the gradients either way, so all processes
+keep identical tables.
 
 Outside training (``ns-export``, ``ns-eval``: every tool that loads a run with ``eval_setup``) nothing seeds the random
 generators, yet nerfstudio's exporters draw their rays from ``next_train``. There the identities and pixels come from
