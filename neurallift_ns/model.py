@@ -157,7 +157,8 @@ class NeuralLiftModelConfig(ModelConfig):
     """Weight of the prior's loss beside the photo's, whichever the prior (joint's own weights share it between its
     two); 0 turns the prior off (nothing is loaded) and fits the photo alone. Not stable-dreamfusion's 1 (main.py) nor
     Magic123's 0.025 for SD (magic123-coarse-sd.yaml): measured by this project's proof
-    (tests/neurallift/test_keeps_the_photo.py; the sweep is in docs/neurallift_prior_defaults.md), a prior at Stable
+    (tests/neurallift/test_keeps_the_photo_against_a_disagreeing_prior.py; the sweep is in
+    docs/neurallift_prior_defaults.md), a prior at Stable
     Diffusion's estimated strength that pulls every view toward another object overwrites the photo at weight 1
     (11 dB) and leaves it above 28 dB only below about 0.005; Adam's per-parameter steps still let a weak prior shape
     what the photo does not show."""

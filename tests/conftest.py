@@ -55,3 +55,10 @@ def tiny_zero123(tmp_path_factory) -> Path:
     from tests.tiny_models import save_tiny_zero123
 
     return save_tiny_zero123(tmp_path_factory.mktemp("models") / "tiny-zero123")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with slow tests first: the suite's workers (pytest-xdist, a file each) then start the long end-to-end runs
+    together and fill in with the quick files, instead of finishing on one long file while the others idle."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: each file's own order is kept
