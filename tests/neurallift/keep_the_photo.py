@@ -17,6 +17,8 @@ MIN_REFERENCE_PSNR = 28.0
 
 
 def train(folder, guidance, steps: int) -> LiftScores:
+    """Train the tiny config on the synthetic object's photo for ``steps`` steps with ``guidance`` as the prior, in
+    ``folder``, and score the lift."""
     from nerfstudio.scripts.train import main as ns_train_main
     from nerfstudio.utils.eval_utils import eval_setup
 
