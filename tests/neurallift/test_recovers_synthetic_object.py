@@ -17,7 +17,10 @@ from tests.neurallift.tiny_config import tiny_neurallift_config
 
 pytestmark = pytest.mark.slow
 
-STEPS = 1000
+STEPS = 650
+"""Long enough to converge: seed 0 gave behind views of 29.9 / 29.8 / 29.0 dB after 650 steps and 29.9 / 30.2 / 28.9
+after 1000; seed 1 after 650, 28.6 / 29.0 / 28.7; after 500, seeds 0 and 1 fell to 28.6 / 29.3 / 27.2 and
+26.6 / 27.4 / 25.9. An untrained field scores 10.5 dB."""
 
 
 def ground_truth_config(data: Path, output_dir: Path, steps: int):
@@ -53,7 +56,7 @@ def test_novel_views_from_behind_match_the_object(trained) -> None:
         outputs = trained.get_outputs_for_camera(cameras[index : index + 1])
         scores.append(psnr(outputs["rgb"].cpu(), truth[index]))
     print(f"PSNR of views from behind at 64x64: {scores}")
-    # Measured on this machine (seed 0): 29.9 / 30.2 / 28.9 dB at the calibrated defaults (26.5 / 26.1 / 25.4 before).
+    # Measured: see STEPS (26.5 / 26.1 / 25.4 dB after 1000 steps before the prior's defaults were calibrated).
     assert sum(scores) / len(scores) >= 25.0 and min(scores) >= 24.0
 
 
