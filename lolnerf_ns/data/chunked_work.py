@@ -92,7 +92,7 @@ def run_in_chunks(
                 commit(chunk, work(folder, chunk.name, chunk.payload))
         else:
             try:
-                _run_in_pool(folder, to_do, work, workers, commit)
+                _run_in_pool(folder, to_do, work, workers, commit, description)
             except BrokenProcessPool:
                 fewer = (
                     f", with fewer workers ({num_workers_option} {max(1, workers // 2)})" if num_workers_option else ""
@@ -105,7 +105,7 @@ def run_in_chunks(
     return [results[chunk.name] for chunk in chunks]
 
 
-def _run_in_pool(folder: Path, to_do: list[Chunk], work: Work, workers: int, commit) -> None:
+def _run_in_pool(folder: Path, to_do: list[Chunk], work: Work, workers: int, commit, description: str) -> None:
     # spawn: workers start clean, whatever threads (torch, rich) the main process runs.
     executor = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker)
     pending: dict[Future, Chunk] = {}
@@ -118,6 +118,13 @@ def _run_in_pool(folder: Path, to_do: list[Chunk], work: Work, workers: int, com
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 commit(pending.pop(future), future.result())
+    except KeyboardInterrupt:
+        # The workers finish the chunks they hold before the pool shuts down: say why the command still waits.
+        CONSOLE.log(
+            f"Stopping '{description}' once the workers finish their current chunks. Finished chunks are kept in "
+            f"{folder}: run again to prepare the rest."
+        )
+        raise
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
 

@@ -49,6 +49,18 @@ def write_atomically(path: Path, write) -> None:
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    # The rename lives in the folder's entries: until they are on disk a power cut can undo it.
+    if os.name != "posix":  # folders cannot be opened for fsync on Windows; NTFS journals renames itself
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def remove_stale_partial_files(folder: Path) -> None:

@@ -25,3 +25,18 @@ def test_a_worker_that_dies_is_one_message_suggesting_fewer_workers(tmp_path: Pa
     message = " ".join(str(error.value).split())
     assert "A worker process stopped abruptly during 'Test'" in message and "finished are kept" in message
     assert "fewer workers (--num-workers" in message
+
+
+def interrupt_on_request(folder: Path, chunk: str, payload: str) -> dict:
+    """A chunk's work that stands in for Ctrl-C arriving while the pool works."""
+    if payload == "interrupt":
+        raise KeyboardInterrupt
+    return {"chunk": chunk}
+
+
+def test_ctrl_c_says_what_is_kept_and_how_to_resume(tmp_path: Path, capsys) -> None:
+    chunks = [Chunk("a", 1, "live"), Chunk("b", 1, "interrupt")]
+    with pytest.raises(KeyboardInterrupt):
+        run_in_chunks(tmp_path, chunks, interrupt_on_request, "Test", num_workers=2)
+    message = " ".join(capsys.readouterr().out.split())
+    assert "Stopping 'Test'" in message and "run again to prepare the rest" in message

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from lolnerf_ns.data.collection import CollectionConfig, PreparedCollection, prepare_collection
-from lolnerf_ns.data.image_store import DamagedStoreError, ImageStore, write_index, write_shard
+from lolnerf_ns.data.image_store import DamagedStoreError, ImageStore, write_atomically, write_index, write_shard
 
 POINTS = [[10.0, 10.0], [30.0, 10.0], [20.0, 20.0], [12.0, 30.0], [28.0, 30.0]]
 
@@ -154,3 +154,20 @@ def test_the_stored_dataset_gives_what_nerfstudio_reads_from_the_files(tmp_path:
         for key in ("image", "mask"):
             assert ours[key].dtype == theirs[key].dtype and ours[key].shape == theirs[key].shape
             torch.testing.assert_close(ours[key], theirs[key], rtol=0, atol=0)
+
+
+def test_an_atomic_write_syncs_the_file_and_then_its_folder(tmp_path: Path, monkeypatch) -> None:
+    """After a power cut the new name must be on disk too, not only the data: the folder is synced after the rename."""
+    import stat
+
+    synced = []
+    real_fsync = os.fsync
+
+    def recording_fsync(descriptor: int) -> None:
+        synced.append(stat.S_ISDIR(os.fstat(descriptor).st_mode))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    write_atomically(tmp_path / "record.json", lambda file: file.write(b"{}"))
+    assert synced == [False, True]
+    assert (tmp_path / "record.json").read_bytes() == b"{}"
