@@ -102,6 +102,32 @@ class PreprocessedPhoto:
     def info(self) -> dict:
         return json.loads(self.info_path.read_text())
 
+    def damage(self) -> str | None:
+        """What makes these files unusable, or None when training can read them all. They are written as a whole
+        (atomically), so only a damaged disk or a hand edit breaks them."""
+        from PIL import Image
+
+        try:
+            size = int(self.info()["settings"]["image_size"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            return f"{self.info_path.name} cannot be read ({type(error).__name__}: {error})"
+        for path, mode in ((self.image_path, "RGBA"), (self.mask_path, "L")):
+            try:
+                with Image.open(path) as image:
+                    image.load()
+                    found = (image.mode, image.size)
+            except OSError as error:  # missing, truncated or not an image (PIL's errors are OSErrors)
+                return f"{path.name} cannot be read ({error})"
+            if found != (mode, (size, size)):
+                return f"{path.name} is a {found[0]} {found[1][0]}x{found[1][1]} image, not {mode} {size}x{size}"
+        try:
+            depth = np.load(self.depth_path, allow_pickle=False)
+        except (OSError, ValueError) as error:
+            return f"{self.depth_path.name} cannot be read ({error})"
+        if depth.shape != (size, size) or not np.isfinite(depth).all():
+            return f"{self.depth_path.name} is not a finite {size}x{size} depth map"
+        return None
+
 
 def cache_folder(inputs: PhotoInputs, config: PreprocessConfig) -> Path:
     digest = hashlib.sha256(json.dumps({"version": CACHE_VERSION, **config.cache_settings()}, sort_keys=True).encode())
@@ -115,8 +141,11 @@ def preprocess_photo(data: Path, config: PreprocessConfig, force: bool = False) 
     inputs = find_inputs(data)
     result = PreprocessedPhoto(folder=cache_folder(inputs, config), inputs=inputs)
     if result.info_path.exists() and not force:
-        CONSOLE.log(f"Using preprocessed {inputs.photo.name} from {result.folder}")
-        return result
+        damage = result.damage()
+        if damage is None:
+            CONSOLE.log(f"Using preprocessed {inputs.photo.name} from {result.folder}")
+            return result
+        CONSOLE.log(f"[yellow]The preprocessed files in {result.folder} are damaged ({damage}): preprocessing again.")
     _run_stages(inputs, config, result.folder)
     return result
 

@@ -245,8 +245,10 @@ def adaptation_path(metadata: dict, config: StableDiffusionGuidanceConfig) -> Pa
 
 
 def state_incomplete(output: Path, config: TextualInversionConfig) -> bool:
-    """Whether a saved textual inversion stopped before its last step."""
-    from neurallift_ns.guidance.textual_inversion import state_path
+    """Whether a saved textual inversion stopped before its last step (or its saved state cannot be read)."""
+    from neurallift_ns.guidance.textual_inversion import read_saved_state, state_path
 
-    state = state_path(output)
-    return state.exists() and int(torch.load(state, map_location="cpu", weights_only=True)["step"]) < config.steps
+    if not state_path(output).exists():
+        return False
+    state = read_saved_state(output, explain=False)  # training says why, if it cannot be read
+    return state is None or int(state["step"]) < config.steps

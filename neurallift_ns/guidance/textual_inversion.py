@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from jaxtyping import Float
+from nerfstudio.utils.rich_utils import CONSOLE
 from torch import Tensor
 
 from lift_common.checkpoints import save_checkpoint_atomically
@@ -174,6 +176,27 @@ def state_path(output: Path) -> Path:
     return output.with_name(output.name + ".state.pt")
 
 
+def read_saved_state(output: Path, explain: bool = True) -> dict | None:
+    """The training state saved beside ``output``, or None when there is none or it cannot be read (it is written
+    atomically, so only a damaged disk or a hand edit breaks it): such a run starts again from its first step, and
+    says why when ``explain``. A state holding objects outside torch's safe-loading allowlist is never loaded
+    unsafely."""
+    path = state_path(output)
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        int(state["step"]), state["settings"], state["embedding"], state["optimizer"], state["generator"]
+        return state
+    except pickle.UnpicklingError:
+        reason = "it holds objects that are not safe to load, so it was not loaded"
+    except Exception as error:  # a truncated file, a missing key: the state cannot be used, whatever the cause
+        reason = f"{type(error).__name__}: {str(error).splitlines()[0]}" if str(error) else type(error).__name__
+    if explain:
+        CONSOLE.log(f"[yellow]The saved textual-inversion state {path} cannot be read ({reason}): starting at step 0.")
+    return None
+
+
 def _settings(config: TextualInversionConfig) -> dict:
     """Settings that must match for a saved state to be resumed (the step count may grow)."""
     return {key: value for key, value in asdict(config).items() if key not in ("steps", "save_every")}
@@ -211,16 +234,15 @@ def train_textual_inversion(
     generator = torch.Generator().manual_seed(config.seed)
     start = 0
     saved = state_path(output)
-    if saved.exists():
-        state = torch.load(saved, map_location="cpu", weights_only=True)
-        if state["settings"] == _settings(config):
-            start = int(state["step"])
-            with torch.no_grad():
-                embeddings[token_id] = state["embedding"].to(embeddings)
-            optimizer.load_state_dict(state["optimizer"])
-            if state.get("scaler"):  # empty where the run that saved it had no scaler (fp32)
-                scaler.load_state_dict(state["scaler"])
-            generator.set_state(state["generator"])
+    state = read_saved_state(output)
+    if state is not None and state["settings"] == _settings(config):
+        start = int(state["step"])
+        with torch.no_grad():
+            embeddings[token_id] = state["embedding"].to(embeddings)
+        optimizer.load_state_dict(state["optimizer"])
+        if state.get("scaler"):  # empty where the run that saved it had no scaler (fp32)
+            scaler.load_state_dict(state["scaler"])
+        generator.set_state(state["generator"])
 
     photo = torch.from_numpy(np.ascontiguousarray(image)).float().permute(2, 0, 1)[None]
     photo = F.interpolate(photo, size=(config.resolution, config.resolution), mode="bilinear", antialias=True)

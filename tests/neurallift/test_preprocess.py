@@ -54,6 +54,35 @@ def test_cache_is_reused_and_keyed_by_content_and_settings(coffee_photo, tiny_de
     assert sorted(p.name for p in coffee_photo.parent.iterdir()) == [CACHE_FOLDER_NAME, coffee_photo.name]
 
 
+DAMAGES = {
+    "image cut short": lambda result: result.image_path.write_bytes(result.image_path.read_bytes()[:100]),
+    "mask deleted": lambda result: result.mask_path.unlink(),
+    "depth of another shape": lambda result: np.save(result.depth_path, np.zeros((3, 3), np.float32)),
+    "depth not finite": lambda result: np.save(result.depth_path, np.full((32, 32), np.nan, np.float32)),
+    "record not JSON": lambda result: result.info_path.write_text("{"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_damaged_preprocessed_files_are_made_again(coffee_photo: Path, tmp_path: Path, capsys, damage: str) -> None:
+    """A cache entry that training could not read is preprocessed again, with a line saying why, not reused."""
+    rgba = np.asarray(Image.open(coffee_photo).convert("RGBA").resize((60, 40))).copy()
+    rgba[..., 3] = 0
+    rgba[8:32, 15:45, 3] = 255  # an alpha mask, so the result is deterministic (GrabCut's is not, run to run)
+    Image.fromarray(rgba).save(tmp_path / "cup.png")
+    config = PreprocessConfig(image_size=32, depth_method="silhouette")
+    first = preprocess_photo(tmp_path / "cup.png", config)
+    expected = {path.name: path.read_bytes() for path in (first.image_path, first.mask_path, first.depth_path)}
+    DAMAGES[damage](first)
+    capsys.readouterr()
+
+    again = preprocess_photo(tmp_path / "cup.png", config)
+
+    assert again.folder == first.folder and again.damage() is None
+    assert {path.name: path.read_bytes() for path in (again.image_path, again.mask_path, again.depth_path)} == expected
+    assert "are damaged" in " ".join(capsys.readouterr().out.split())
+
+
 def test_a_photo_framed_for_the_camera_keeps_its_framing_without_recentring(tmp_path: Path) -> None:
     """A render made by the reference camera must stay where the camera sees it: only padded and resized."""
     rgba = np.zeros((40, 40, 4), np.uint8)

@@ -96,6 +96,36 @@ def test_an_interrupted_run_resumes_to_the_same_result(tiny_stable_diffusion, ph
     torch.testing.assert_close(resumed, straight)
 
 
+@pytest.mark.parametrize("damage", ["truncated", "unsafe"])
+def test_a_damaged_saved_state_starts_over_with_a_message(
+    tiny_stable_diffusion, photo, tmp_path: Path, monkeypatch, capsys, damage: str
+):
+    """A saved state that is cut short, or holds a pickled object outside torch's allowlist, is neither a traceback
+    nor loaded unsafely: the run says so and starts from step 0, ending where an uninterrupted run ends."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def run(steps: int, output: Path) -> torch.Tensor:
+        diffusion = StableDiffusion(StableDiffusionLoadOptions(model=str(tiny_stable_diffusion)), "cpu")
+        config = TextualInversionConfig(steps=steps, save_every=2, **SETTINGS)
+        train_textual_inversion(diffusion, photo, config, output, show_progress=False)
+        return load_file(str(output))[config.token]
+
+    straight = run(4, tmp_path / "straight" / "learned.safetensors")
+    output = tmp_path / "damaged" / "learned.safetensors"
+    run(2, output)
+    saved = state_path(output)
+    if damage == "truncated":
+        saved.write_bytes(saved.read_bytes()[:200])
+    else:
+        torch.save({"step": 2, "hook": SimpleNamespace(a=1)}, saved)
+    capsys.readouterr()
+
+    torch.testing.assert_close(run(4, output), straight)
+    message = " ".join(capsys.readouterr().out.split())
+    assert "cannot be read" in message and "starting at step 0" in message
+    assert damage == "truncated" or "not safe to load" in message
+
+
 def _in_half_precision(diffusion: StableDiffusion, output_scale: float) -> StableDiffusion:
     """``diffusion`` in fp16 as it runs on CUDA (CPU fp16 convolutions work in recent PyTorch), with the UNet's last
     layer's output multiplied by ``output_scale``: every gradient inside the UNet is scaled by it too."""
