@@ -116,7 +116,7 @@ class PreprocessedPhoto:
                 with Image.open(path) as image:
                     image.load()
                     found = (image.mode, image.size)
-            except OSError as error:  # missing, truncated or not an image (PIL's errors are OSErrors)
+            except (OSError, ValueError, SyntaxError) as error:  # missing, truncated, not an image, malformed
                 return f"{path.name} cannot be read ({error})"
             if found != (mode, (size, size)):
                 return f"{path.name} is a {found[0]} {found[1][0]}x{found[1][1]} image, not {mode} {size}x{size}"
