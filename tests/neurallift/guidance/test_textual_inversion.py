@@ -79,14 +79,20 @@ def test_only_the_new_token_changes_and_its_loss_falls(diffusion, photo, tmp_pat
     assert learnt < _fixed_loss(diffusion, photo, config.token)
 
 
+def _learn_from_a_fresh_load(model: Path, photo: np.ndarray, steps: int, save_every: int, output: Path) -> torch.Tensor:
+    """The token ``train_textual_inversion`` saves to ``output``, starting from a freshly loaded model as a new
+    command would (so nothing but the saved state carries over from an earlier run)."""
+    diffusion = StableDiffusion(StableDiffusionLoadOptions(model=str(model)), "cpu")
+    config = TextualInversionConfig(steps=steps, save_every=save_every, **SETTINGS)
+    train_textual_inversion(diffusion, photo, config, output, show_progress=False)
+    return load_file(str(output))[config.token]
+
+
 def test_an_interrupted_run_resumes_to_the_same_result(tiny_stable_diffusion, photo, tmp_path: Path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
     def run(steps: int, output: Path) -> torch.Tensor:
-        diffusion = StableDiffusion(StableDiffusionLoadOptions(model=str(tiny_stable_diffusion)), "cpu")
-        config = TextualInversionConfig(steps=steps, save_every=3, **SETTINGS)
-        train_textual_inversion(diffusion, photo, config, output, show_progress=False)
-        return load_file(str(output))[config.token]
+        return _learn_from_a_fresh_load(tiny_stable_diffusion, photo, steps, 3, output)
 
     straight = run(6, tmp_path / "straight" / "learned.safetensors")
     resumed_output = tmp_path / "resumed" / "learned.safetensors"
@@ -105,10 +111,7 @@ def test_a_damaged_saved_state_starts_over_with_a_message(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
     def run(steps: int, output: Path) -> torch.Tensor:
-        diffusion = StableDiffusion(StableDiffusionLoadOptions(model=str(tiny_stable_diffusion)), "cpu")
-        config = TextualInversionConfig(steps=steps, save_every=2, **SETTINGS)
-        train_textual_inversion(diffusion, photo, config, output, show_progress=False)
-        return load_file(str(output))[config.token]
+        return _learn_from_a_fresh_load(tiny_stable_diffusion, photo, steps, 2, output)
 
     straight = run(4, tmp_path / "straight" / "learned.safetensors")
     output = tmp_path / "damaged" / "learned.safetensors"
