@@ -17,20 +17,13 @@ from nerfstudio.engine.trainer import TrainerConfig
 
 from lift_common.checkpoints import save_checkpoint_atomically
 from lift_common.errors import UserInputError
+from lift_common.run_configs import read_run_config as read_config_file
 
 
 def read_run_config(config_path: Path) -> TrainerConfig:
     """The trained lolnerf run's config, anchored to where ``config_path`` lies; bad paths get one message."""
     config_path = Path(config_path)
-    if not config_path.is_file():
-        raise UserInputError(
-            f"{config_path} does not exist. Pass the config.yml that ns-train wrote "
-            "(outputs/<experiment>/lolnerf/<timestamp>/config.yml) with --load-config."
-        )
-    try:
-        config = yaml.load(config_path.read_text(), Loader=yaml.Loader)
-    except yaml.YAMLError as error:
-        raise UserInputError(f"{config_path} is not a readable config.yml ({error}).") from None
+    config = read_config_file(config_path)
     if not isinstance(config, TrainerConfig) or config.method_name != "lolnerf":
         method = getattr(config, "method_name", None)
         raise UserInputError(

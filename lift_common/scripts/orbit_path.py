@@ -66,16 +66,10 @@ class OrbitPathCommand:
 
 def training_camera_orbit(config_path: Path) -> tuple[float, float, float]:
     """Median radius, elevation (degrees) and vertical field of view (degrees) of a run's training cameras."""
-    import yaml
-
     from lift_common.camera_paths import training_view_geometry
+    from lift_common.run_configs import read_run_config
 
-    if not config_path.is_file():
-        raise UserInputError(f"{config_path} does not exist: pass the config.yml that ns-train wrote for the run.")
-    try:
-        config = yaml.load(config_path.read_text(), Loader=yaml.Loader)
-    except yaml.YAMLError as error:
-        raise UserInputError(f"{config_path} is not a readable config.yml ({error}).") from None
+    config = read_run_config(config_path)
     datamanager = getattr(getattr(config, "pipeline", None), "datamanager", None)
     if datamanager is None:
         raise UserInputError(f"{config_path} is not the config of a run. Pass the config.yml that ns-train wrote.")
