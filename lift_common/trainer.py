@@ -1,10 +1,12 @@
-"""nerfstudio's trainer, with checkpoints written atomically and the device chosen from what the machine has."""
+"""nerfstudio's trainer, with checkpoints written atomically, resumed from a checked folder, and the device chosen
+from what the machine has."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Type
+from typing import Literal, Type
 
 from nerfstudio.configs.base_config import MachineConfig
 from nerfstudio.engine.trainer import Trainer, TrainerConfig
@@ -13,6 +15,10 @@ from nerfstudio.utils.rich_utils import CONSOLE
 
 from lift_common.checkpoints import save_checkpoint_atomically
 from lift_common.device import default_device_type
+from lift_common.errors import UserInputError
+
+CHECKPOINT_NAME = re.compile(r"step-(\d+)\.ckpt")
+"""How nerfstudio names a checkpoint: ``step-000001000.ckpt``."""
 
 
 @dataclass
@@ -32,6 +38,48 @@ class LiftTrainer(Trainer):
     checkpoint folder when it resumes. Under multi-process training only the main process writes (as nerfstudio's
     own trainer does), since every process holds the same weights.
     """
+
+    def setup(self, test_mode: Literal["test", "val", "inference"] = "val") -> None:
+        """Check what ``--load-dir`` / ``--load-checkpoint`` name before the (slow) pipeline set-up, then set up."""
+        self._check_checkpoint_to_resume()
+        super().setup(test_mode=test_mode)
+
+    def _check_checkpoint_to_resume(self) -> None:
+        """One message for a resume that cannot work, and ``load_step`` set to the folder's latest checkpoint.
+
+        nerfstudio parses a step out of every file name in ``--load-dir``, so an empty folder ends in an
+        ``IndexError`` and a stray file in a ``ValueError``; a missing step or file in an ``AssertionError``.
+        """
+        load_dir, load_checkpoint = self.config.load_dir, self.config.load_checkpoint
+        if load_dir is not None:
+            load_dir = Path(load_dir)
+            expected = "the nerfstudio_models/ folder of a run (outputs/<experiment>/<method>/<timestamp>/)"
+            if not load_dir.is_dir():
+                raise UserInputError(f"--load-dir {load_dir} is not a folder. Pass {expected}.")
+            steps = sorted(
+                int(found.group(1))
+                for found in map(CHECKPOINT_NAME.fullmatch, (p.name for p in load_dir.iterdir()))
+                if found
+            )
+            if not steps:
+                hint = ""
+                if any((load_dir / "nerfstudio_models").glob("step-*.ckpt")):
+                    hint = f" It is a run's folder: pass --load-dir {load_dir / 'nerfstudio_models'}."
+                raise UserInputError(
+                    f"--load-dir {load_dir} holds no checkpoint (step-<step>.ckpt files written by ns-train).{hint} "
+                    f"Pass {expected}, or leave --load-dir out to train from the start."
+                )
+            if self.config.load_step is None:
+                self.config.load_step = steps[-1]
+            elif self.config.load_step not in steps:
+                raise UserInputError(
+                    f"--load-dir {load_dir} has no checkpoint of step {self.config.load_step} "
+                    f"(it has steps {', '.join(map(str, steps))}). Pass one of them as --load-step, or leave it out."
+                )
+        elif load_checkpoint is not None and not Path(load_checkpoint).is_file():
+            raise UserInputError(
+                f"--load-checkpoint {load_checkpoint} does not exist. Pass a .ckpt that ns-train wrote."
+            )
 
     def train(self) -> None:
         """Train up to ``max_num_iterations`` steps counted from the run's start, also when resuming.
