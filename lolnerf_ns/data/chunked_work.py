@@ -48,6 +48,30 @@ class Chunk:
     """What ``work`` gets: the chunk's files and whatever else it needs."""
 
 
+CHUNK_BYTES = 128 * 2**20
+"""Most decoded bytes (images and masks) in one chunk, which its worker holds until it writes them: a chunk of large
+images holds fewer files (an 800x800 RGBA image with its mask takes 3.2 MB, so 41 fit), and a worker's memory stays
+about this much plus the file it is reading, whatever the images' size."""
+
+
+def chunks_of(payloads: Sequence, sizes: Sequence[int], max_files: int, max_bytes: int | None = None) -> list[Chunk]:
+    """``payloads`` (one a file) cut in order into chunks of at most ``max_files`` files and ``max_bytes`` (default
+    :data:`CHUNK_BYTES`) bytes, ``sizes`` being each file's decoded bytes; a file larger than ``max_bytes`` is a
+    chunk alone. Each chunk is named by the position of its first file, so the same files cut the same way are the
+    same chunks when an interrupted run is resumed."""
+    max_bytes = CHUNK_BYTES if max_bytes is None else max_bytes
+    chunks: list[Chunk] = []
+    first, held = 0, 0
+    for position, size in enumerate(sizes):
+        if position > first and (position - first == max_files or held + size > max_bytes):
+            chunks.append(Chunk(f"{first:07d}", position - first, list(payloads[first:position])))
+            first, held = position, 0
+        held += size
+    if len(payloads) > first:
+        chunks.append(Chunk(f"{first:07d}", len(payloads) - first, list(payloads[first:])))
+    return chunks
+
+
 def default_num_workers() -> int:
     """One worker per core this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -39,7 +39,7 @@ from lift_common.cameras import focal_length_from_fov
 from lift_common.errors import UserInputError
 from lift_common.images import SUPPORTED_SUFFIXES, load_mask, load_photo, read_photo_size
 from lolnerf_ns.data.camera_fit import LANDMARK_NAMES, fit_canonical_keypoints
-from lolnerf_ns.data.chunked_work import Chunk, run_in_chunks
+from lolnerf_ns.data.chunked_work import chunks_of, run_in_chunks
 from lolnerf_ns.data.image_store import (
     DamagedStoreError,
     ImageStore,
@@ -52,7 +52,8 @@ from lolnerf_ns.data.image_store import (
 CACHE_FOLDER_NAME = ".lolnerf_cache"
 CACHE_VERSION = 2
 PHOTOS_PER_CHUNK = 256
-"""Photos a worker prepares before its results are committed: what an interrupted preparation may have to redo."""
+"""Most photos a worker prepares before its results are committed (what an interrupted preparation may have to redo);
+fewer when they are large (:data:`lolnerf_ns.data.chunked_work.CHUNK_BYTES`)."""
 MAX_LISTED_SKIPPED = 30
 """Photos not used are listed one per line up to this many; beyond, counted by reason (all are in cameras.json)."""
 MAX_DROP_ROUNDS = 5
@@ -257,10 +258,8 @@ def _prepare(data: Path, photos: list[Path], config: CollectionConfig, out: Path
         )
         for path, size in sizes.items()
     ]
-    chunks = [
-        Chunk(f"{first:07d}", len(tasks[first : first + PHOTOS_PER_CHUNK]), tasks[first : first + PHOTOS_PER_CHUNK])
-        for first in range(0, len(tasks), PHOTOS_PER_CHUNK)
-    ]
+    bytes_per_photo = width * height * (3 + (mask_source != "none"))  # as stored; the photo being read comes on top
+    chunks = chunks_of(tasks, [bytes_per_photo] * len(tasks), PHOTOS_PER_CHUNK)
     settings = ChunkSettings((width, height), given_landmarks is None, mask_source, masks_folder)
     results = run_in_chunks(
         out,

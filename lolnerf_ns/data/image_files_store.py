@@ -22,12 +22,14 @@ import numpy as np
 from nerfstudio.utils.rich_utils import CONSOLE
 
 from lift_common.errors import UserInputError
-from lolnerf_ns.data.chunked_work import Chunk, run_in_chunks
+from lift_common.images import read_photo_size
+from lolnerf_ns.data.chunked_work import chunks_of, run_in_chunks
 from lolnerf_ns.data.collection import CACHE_FOLDER_NAME
 from lolnerf_ns.data.image_store import DamagedStoreError, ImageStore, is_complete, write_index, write_shard
 
 FILES_PER_CHUNK = 512
-"""Images read before their shard is committed: what an interrupted build may have to redo."""
+"""Most images read before their shard is committed (what an interrupted build may have to redo); fewer when they are
+large (:data:`lolnerf_ns.data.chunked_work.CHUNK_BYTES`)."""
 
 
 def store_of_files(
@@ -53,10 +55,9 @@ def store_of_files(
             shutil.rmtree(folder)
     check_files()
     pairs = [(Path(image), Path(masks[i]) if masks else None) for i, image in enumerate(images)]
-    chunks = [
-        Chunk(f"{first:07d}", len(pairs[first : first + FILES_PER_CHUNK]), pairs[first : first + FILES_PER_CHUNK])
-        for first in range(0, len(pairs), FILES_PER_CHUNK)
-    ]
+    # Sizes from the files' headers; 4 bytes a pixel, as an image may have an alpha channel.
+    sizes = [width * height * (4 + (masks is not None)) for width, height in map(read_photo_size, images)]
+    chunks = chunks_of(pairs, sizes, FILES_PER_CHUNK)
     results = run_in_chunks(folder, chunks, store_files_chunk, f"Storing {len(images)} images", num_workers)
     channels = {result["channels"] for result in results if result["layout"]}
     if len(channels) > 1:

@@ -111,18 +111,29 @@ def write_shard(
     sizes = np.array(heights, dtype=np.int64) * np.array(widths, dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist() if images else []
     channels = images[0].shape[2] if images else 3
-    pixels = (
-        np.concatenate([image.reshape(-1, channels) for image in images])
-        if images
-        else np.zeros((0, channels), np.uint8)
-    )
-    write_atomically(shards / f"{shard}.images.npy", lambda file: np.save(file, pixels.astype(np.uint8)))
+    _write_pixels(shards / f"{shard}.images.npy", images, channels)
     if masks is not None:
         if [mask.shape[:2] for mask in masks] != [image.shape[:2] for image in images]:
             raise ValueError(f"the masks of shard {shard} are not of their images' sizes")  # they would shift
-        flat = np.concatenate([mask.reshape(-1) for mask in masks]) if masks else np.zeros(0, np.uint8)
-        write_atomically(shards / f"{shard}.masks.npy", lambda file: np.save(file, (flat > 0).astype(np.uint8)))
+        _write_pixels(shards / f"{shard}.masks.npy", masks, None)
     return ShardLayout(offsets=offsets, heights=heights, widths=widths)
+
+
+def _write_pixels(path: Path, arrays: list[np.ndarray], channels: int | None) -> None:
+    """Write ``arrays`` one after the other as one uint8 array of ``[pixels, channels]``, or of masks ``[pixels]``
+    (1 where nonzero) if ``channels`` is None, as ``np.save`` would, without joining them in memory first (a second
+    copy of the shard)."""
+    pixels = sum(int(array.shape[0]) * int(array.shape[1]) for array in arrays)
+    shape = (pixels,) if channels is None else (pixels, channels)
+
+    def write(file) -> None:
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False, "shape": shape}
+        np.lib.format.write_array_header_1_0(file, header)
+        for array in arrays:
+            values = (array > 0) if channels is None else array
+            file.write(memoryview(np.ascontiguousarray(values, dtype=np.uint8)).cast("B"))
+
+    write_atomically(path, write)
 
 
 def write_index(
