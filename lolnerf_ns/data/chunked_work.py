@@ -4,8 +4,9 @@ The work is cut into chunks of files. A process pool works on the chunks (each w
 writes what its chunk produced (image shards) under the work folder and returns a small JSON-able result, which the
 main process then commits as ``chunks/<chunk>.json``, written atomically. A chunk whose result is committed is done:
 when the same work is run again after an interruption (Ctrl-C, a crash, a killed process), done chunks are read back
-and only the others are worked on. Each chunk's output depends only on its own files, so an interrupted and resumed
-run produces what an unbroken one does.
+and only the others are worked on, with the done chunks whose files were damaged since (deleted, truncated). Each
+chunk's output depends only on its own files, so an interrupted (or damaged) and resumed run produces what an unbroken
+one does.
 
 One ``rich`` progress bar, with the time remaining, counts the files.
 """
@@ -36,6 +37,9 @@ CHUNKS_FOLDER = "chunks"
 Work = Callable[[Path, str, Any], dict]
 """``work(folder, chunk_name, payload)``: does one chunk, writes its files under ``folder``, returns its result. Runs
 in a worker process: a module-level function (or a ``functools.partial`` of one) with a picklable payload."""
+
+Damage = Callable[[Path, str, dict], "str | None"]
+"""``damage(folder, chunk_name, result)``: what is wrong with the files a committed chunk wrote, or ``None``."""
 
 
 @dataclass(frozen=True)
@@ -84,19 +88,29 @@ def run_in_chunks(
     description: str,
     num_workers: int | None = None,
     num_workers_option: str | None = None,
+    damage: Damage | None = None,
 ) -> list[dict]:
-    """Run ``work`` on every chunk not yet committed under ``folder`` and return every chunk's result, in order.
-    ``num_workers_option`` names the command-line option setting ``num_workers``, for the message when a worker dies
-    (most often killed for using too much memory)."""
+    """Run ``work`` on every chunk not yet committed under ``folder`` (or committed, but whose files ``damage`` finds
+    damaged) and return every chunk's result, in order. ``num_workers_option`` names the command-line option setting
+    ``num_workers``, for the message when a worker dies (most often killed for using too much memory)."""
     committed = folder / CHUNKS_FOLDER
     committed.mkdir(parents=True, exist_ok=True)
     for subfolder in (path for path in folder.iterdir() if path.is_dir()):
         remove_stale_partial_files(subfolder)
     results: dict[str, dict] = {}
+    damaged: list[str] = []
     for chunk in chunks:
         result = _read_committed(committed / f"{chunk.name}.json")
-        if result is not None:
+        problem = None if result is None or damage is None else damage(folder, chunk.name, result)
+        if problem is not None:
+            damaged.append(problem)
+        elif result is not None:
             results[chunk.name] = result
+    if damaged:
+        CONSOLE.log(
+            f"[yellow]{len(damaged)} of the {len(chunks)} chunks in {folder} are damaged ({damaged[0]}): preparing "
+            "them again."
+        )
     to_do = [chunk for chunk in chunks if chunk.name not in results]
     total = sum(chunk.num_files for chunk in chunks)
     done = total - sum(chunk.num_files for chunk in to_do)

@@ -44,6 +44,8 @@ from lolnerf_ns.data.image_store import (
     DamagedStoreError,
     ImageStore,
     is_complete,
+    reopen,
+    shard_problem,
     write_atomically,
     write_index,
     write_shard,
@@ -182,8 +184,11 @@ def prepare_collection(data: Path, config: CollectionConfig, force: bool = False
             CONSOLE.log(f"Using prepared collection {folder}")
             return prepared
         except DamagedStoreError as error:
-            CONSOLE.log(f"[yellow]The prepared collection in {folder} is damaged ({error.problem}): preparing again.")
-            force = True
+            CONSOLE.log(
+                f"[yellow]The prepared collection in {folder} is damaged ({error.problem}): preparing again what is "
+                "damaged."
+            )
+            reopen(folder)
     if force and folder.exists():
         shutil.rmtree(folder)
     _prepare(data, photos, config, folder)
@@ -268,6 +273,7 @@ def _prepare(data: Path, photos: list[Path], config: CollectionConfig, out: Path
         "Landmarks and masks",
         config.num_workers,
         num_workers_option="--pipeline.datamanager.dataparser.collection.num-workers",
+        damage=lambda folder, shard, result: shard_problem(folder, shard, result["layout"], 3, mask_source != "none"),
     )
 
     names, landmarks, locations = [], [], []

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +24,15 @@ from lift_common.errors import UserInputError
 from lift_common.images import read_photo_size
 from lolnerf_ns.data.chunked_work import chunks_of, run_in_chunks
 from lolnerf_ns.data.collection import CACHE_FOLDER_NAME
-from lolnerf_ns.data.image_store import DamagedStoreError, ImageStore, is_complete, write_index, write_shard
+from lolnerf_ns.data.image_store import (
+    DamagedStoreError,
+    ImageStore,
+    is_complete,
+    reopen,
+    shard_problem,
+    write_index,
+    write_shard,
+)
 
 FILES_PER_CHUNK = 512
 """Most images read before their shard is committed (what an interrupted build may have to redo); fewer when they are
@@ -51,14 +58,25 @@ def store_of_files(
             ImageStore(folder)
             return folder
         except DamagedStoreError as error:
-            CONSOLE.log(f"[yellow]The stored images in {folder} are damaged ({error.problem}): storing them again.")
-            shutil.rmtree(folder)
+            CONSOLE.log(
+                f"[yellow]The stored images in {folder} are damaged ({error.problem}): storing again what is damaged."
+            )
+            reopen(folder)
     check_files()
     pairs = [(Path(image), Path(masks[i]) if masks else None) for i, image in enumerate(images)]
     # Sizes from the files' headers; 4 bytes a pixel, as an image may have an alpha channel.
     sizes = [width * height * (4 + (masks is not None)) for width, height in map(read_photo_size, images)]
     chunks = chunks_of(pairs, sizes, FILES_PER_CHUNK)
-    results = run_in_chunks(folder, chunks, store_files_chunk, f"Storing {len(images)} images", num_workers)
+    results = run_in_chunks(
+        folder,
+        chunks,
+        store_files_chunk,
+        f"Storing {len(images)} images",
+        num_workers,
+        damage=lambda folder, shard, result: shard_problem(
+            folder, shard, result["layout"], result["channels"], masks is not None
+        ),
+    )
     channels = {result["channels"] for result in results if result["layout"]}
     if len(channels) > 1:
         raise UserInputError(

@@ -163,6 +163,13 @@ def is_complete(folder: Path) -> bool:
     return (folder / INDEX_NAME).is_file()
 
 
+def reopen(folder: Path) -> None:
+    """Make the complete store ``folder`` one being written again (its index removed), so that the preparation that
+    wrote it, run again, checks its shards, writes again only the damaged ones (see :func:`shard_problem`) and
+    commits a new index."""
+    (folder / INDEX_NAME).unlink(missing_ok=True)
+
+
 class ImageStore:
     """Reads a store's images and masks by their position in the index.
 
@@ -237,28 +244,12 @@ class ImageStore:
     def _check(self) -> None:
         """Every shard the index names exists with the shape it needs (a cheap check: one header per shard)."""
         ends = self._layout[:, 0] + self._layout[:, 1] * self._layout[:, 2]
-        kinds = [("images", self.channels)] + ([("masks", None)] if self.has_masks else [])
         for position, shard in enumerate(self._shards):
             needed = int(ends[self._shard == position].max(initial=0))
-            for kind, channels in kinds:
-                path = self._path(shard, kind)
-                try:
-                    with open(path, "rb") as file:
-                        version = np.lib.format.read_magic(file)
-                        read_header = (
-                            np.lib.format.read_array_header_1_0
-                            if version == (1, 0)
-                            else np.lib.format.read_array_header_2_0
-                        )
-                        shape, _, dtype = read_header(file)
-                        data_offset = file.tell()
-                except (OSError, ValueError) as error:
-                    raise DamagedStoreError(self.folder, f"{path} cannot be read ({error})") from None
-                expected_columns = () if channels is None else (channels,)
-                if dtype != np.uint8 or tuple(shape[1:]) != expected_columns or shape[0] < needed:
-                    raise DamagedStoreError(self.folder, f"{path} holds {shape} {dtype}, not what the index names")
-                if path.stat().st_size < data_offset + int(np.prod(shape)):
-                    raise DamagedStoreError(self.folder, f"{path} is shorter than its header says")
+            for kind, channels in _kinds(self.channels, self.has_masks):
+                problem, data_offset = _shard_file_problem(self._path(shard, kind), channels, needed, "the index")
+                if problem is not None:
+                    raise DamagedStoreError(self.folder, problem)
                 self._data_offsets[(shard, kind)] = data_offset
 
     def close(self) -> None:
@@ -271,6 +262,45 @@ class ImageStore:
 
     def __del__(self) -> None:
         self.close()
+
+
+def shard_problem(folder: Path, shard: str, layout: list[list[int]], channels: int, has_masks: bool) -> str | None:
+    """What is wrong with the files of shard ``shard`` of the store ``folder``, which should hold images (and masks)
+    of ``channels`` channels placed as ``layout`` says (per image: first pixel, height, width), or ``None``. Used to
+    find the damaged shards of a store before its index exists (a store being prepared, or prepared again)."""
+    needed = max((offset + height * width for offset, height, width in layout), default=0)
+    for kind, kind_channels in _kinds(channels, has_masks):
+        path = folder / SHARDS_FOLDER / f"{shard}.{kind}.npy"
+        problem, _ = _shard_file_problem(path, kind_channels, needed, f"shard {shard}'s record")
+        if problem is not None:
+            return problem
+    return None
+
+
+def _kinds(channels: int, has_masks: bool) -> list[tuple[str, int | None]]:
+    """The files of a shard, by kind, with the channels of each (``None``: one value a pixel)."""
+    return [("images", channels)] + ([("masks", None)] if has_masks else [])
+
+
+def _shard_file_problem(path: Path, channels: int | None, needed: int, named_by: str) -> tuple[str | None, int]:
+    """What is wrong with the shard file ``path``, which should hold at least ``needed`` pixels of ``channels``
+    channels (``None``: one value a pixel), or ``None``; and where its data starts."""
+    try:
+        with open(path, "rb") as file:
+            version = np.lib.format.read_magic(file)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = read_header(file)
+            data_offset = file.tell()
+    except (OSError, ValueError) as error:
+        return f"{path} cannot be read ({error})", 0
+    expected_columns = () if channels is None else (channels,)
+    if dtype != np.uint8 or tuple(shape[1:]) != expected_columns or shape[0] < needed:
+        return f"{path} holds {shape} {dtype}, not what {named_by} names", data_offset
+    if path.stat().st_size < data_offset + int(np.prod(shape)):
+        return f"{path} is shorter than its header says", data_offset
+    return None, data_offset
 
 
 class DamagedStoreError(UserInputError):
