@@ -88,6 +88,8 @@ class CollectionConfig:
     result."""
 
 
+CAMERAS_RECORD = "cameras.json"
+"""The preparation's record for people (see :attr:`PreparedCollection.cameras`); training reads cameras.npz."""
 CAMERA_ARRAYS = ("camera_to_world", "focal_length", "image_size", "canonical_keypoints")
 """What cameras.npz holds (see :attr:`PreparedCollection.camera_arrays`)."""
 NOT_IN_CACHE_KEY = ("num_workers",)
@@ -103,7 +105,20 @@ class PreparedCollection:
     @cached_property
     def cameras(self) -> dict:
         """cameras.json: every photo's camera, landmarks and residual, and the photos not used."""
-        return json.loads((self.folder / "cameras.json").read_text())
+        path = self.folder / CAMERAS_RECORD
+        try:
+            cameras = json.loads(path.read_text())
+            problem = None if isinstance(cameras, dict) and isinstance(cameras.get("frames"), list) else "no frames"
+        except (OSError, ValueError) as error:
+            problem = str(error)
+        if problem is not None:
+            # Training reads cameras.npz, not this record, so it is not checked at every start (50,000 photos make
+            # it tens of MB); deleted, it is written again from the committed chunks at the next preparation.
+            raise UserInputError(
+                f"{path} cannot be read ({problem}). It is a record for people; training does not read it: delete it "
+                "and run the same command again to write it again (no photo is prepared again)."
+            )
+        return cameras
 
     @property
     def frames(self) -> list[dict]:
@@ -181,6 +196,8 @@ def prepare_collection(data: Path, config: CollectionConfig, force: bool = False
         prepared = PreparedCollection(folder)
         try:
             prepared.camera_arrays  # noqa: B018  (reading the cameras opens the store, which checks its files)
+            if not (folder / CAMERAS_RECORD).is_file():
+                raise DamagedStoreError(folder, f"{folder / CAMERAS_RECORD} is missing")
             CONSOLE.log(f"Using prepared collection {folder}")
             return prepared
         except DamagedStoreError as error:
@@ -284,7 +301,7 @@ def _prepare(data: Path, photos: list[Path], config: CollectionConfig, out: Path
         locations += [(chunk.name, *location) for location in result["layout"]]
     _check_enough(len(names), skipped, config, data, "after landmark detection")
     fit, kept = _fit_and_drop(np.array(landmarks).reshape(-1, 5, 2), names, (width, height), config, skipped, data)
-    _print_skipped(skipped, len(photos), out / "cameras.json")
+    _print_skipped(skipped, len(photos), out / CAMERAS_RECORD)
     _write_cameras(out, fit, [names[i] for i in kept], np.array(landmarks)[kept], (width, height), skipped, mask_source)
     shards = {chunk.name: position for position, chunk in enumerate(chunks)}
     write_index(
@@ -477,7 +494,7 @@ def _write_cameras(
         "frames": frames,
         "skipped": [{"file": name, "reason": reason} for name, reason in skipped],
     }
-    write_atomically(out / "cameras.json", lambda file: file.write(json.dumps(cameras, indent=1).encode()))
+    write_atomically(out / CAMERAS_RECORD, lambda file: file.write(json.dumps(cameras, indent=1).encode()))
     arrays = {
         "camera_to_world": fit.camera_to_world.astype(np.float32),
         "focal_length": np.array(fit.focal_length),

@@ -14,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
+from lift_common.errors import UserInputError
 from lolnerf_ns.data.collection import CollectionConfig, PreparedCollection, prepare_collection
 from lolnerf_ns.data.image_store import DamagedStoreError, ImageStore, write_atomically, write_index, write_shard
 
@@ -110,6 +111,28 @@ def test_damaged_or_mismatched_cameras_are_one_message_and_prepared_again(tmp_pa
     again = prepare_collection(folder, config)
     assert "cameras.npz holds 2 cameras" in " ".join(capsys.readouterr().out.split())
     assert len(again.camera_arrays["camera_to_world"]) == 3
+
+
+def test_an_unreadable_cameras_json_is_one_message_and_is_written_again_once_deleted(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from lolnerf_ns.data import collection
+
+    folder = tmp_path / "photos"
+    config = CollectionConfig(landmarks_file=_collection(folder), num_workers=1)
+    record = prepare_collection(folder, config).folder / "cameras.json"
+    written = record.read_text()
+    record.write_text(written[: len(written) // 2])
+    with pytest.raises(UserInputError) as error:
+        PreparedCollection(record.parent).cameras  # noqa: B018
+    message = str(error.value)
+    assert "\n" not in message and f"{record} cannot be read" in message and "delete it and run" in message
+
+    record.unlink()
+    counts = _counting(monkeypatch, collection, "prepare_chunk")
+    again = prepare_collection(folder, config)
+    assert counts == [] and record.read_text() == written  # from the committed chunks, no photo prepared again
+    assert len(again.frames) == 3
 
 
 def test_a_shard_deleted_while_training_is_one_message_naming_it(tmp_path: Path) -> None:
