@@ -50,6 +50,7 @@ from lolnerf_ns.data.image_store import (
     write_index,
     write_shard,
 )
+from lolnerf_ns.data.one_preparer import prepare_on_one_process
 
 CACHE_FOLDER_NAME = ".lolnerf_cache"
 CACHE_VERSION = 2
@@ -188,8 +189,15 @@ def cache_folder(data: Path, photos: list[Path], config: CollectionConfig) -> Pa
 
 def prepare_collection(data: Path, config: CollectionConfig, force: bool = False) -> PreparedCollection:
     """Prepare the photos in ``data`` (see the module docstring), reuse an identical earlier preparation, or finish
-    an interrupted one."""
-    data = Path(data)
+    an interrupted one; under DDP, once a machine (:mod:`lolnerf_ns.data.one_preparer`)."""
+    return prepare_on_one_process(
+        lambda: _prepare_or_reuse(Path(data), config, force),
+        lambda: _prepare_or_reuse(Path(data), config, force=False),
+        f"the photos in {data}",
+    )
+
+
+def _prepare_or_reuse(data: Path, config: CollectionConfig, force: bool) -> PreparedCollection:
     photos = list_photos(data)
     folder = cache_folder(data, photos, config)
     if is_complete(folder) and not force:

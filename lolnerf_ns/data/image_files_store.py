@@ -33,6 +33,7 @@ from lolnerf_ns.data.image_store import (
     write_index,
     write_shard,
 )
+from lolnerf_ns.data.one_preparer import prepare_on_one_process
 
 FILES_PER_CHUNK = 512
 """Most images read before their shard is committed (what an interrupted build may have to redo); fewer when they are
@@ -47,7 +48,22 @@ def store_of_files(
     num_workers: int | None = None,
 ) -> Path:
     """The folder of the store holding ``images`` (and ``masks``), in order, in the cache beside ``source`` (the
-    file naming them), built first if needed after ``check_files()`` (which explains unreadable files)."""
+    file naming them), built first if needed after ``check_files()`` (which explains unreadable files); under DDP,
+    once a machine (:mod:`lolnerf_ns.data.one_preparer`)."""
+
+    def store() -> Path:
+        return _store_of_files(images, masks, source, check_files, num_workers)
+
+    return prepare_on_one_process(store, store, f"the images {source} names")
+
+
+def _store_of_files(
+    images: list[Path],
+    masks: list[Path] | None,
+    source: Path,
+    check_files: Callable[[], None],
+    num_workers: int | None,
+) -> Path:
     digest = hashlib.sha256()
     for path in map(str, [*images, *(masks or [])]):
         status = os.stat(path)
