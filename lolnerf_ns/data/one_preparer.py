@@ -6,9 +6,9 @@ processes wait, then open what it prepared (finding it complete, they prepare no
 (a :class:`UserInputError` such as "no faces found") ends every process with the same message.
 
 The others wait in a collective of a gloo group of their own, whose timeout is :data:`PREPARATION_TIMEOUT`, not the
-run's process group's (30 minutes by default): preparing a large collection takes longer than that. A process that
-dies while preparing ends the wait at once (its connections close), as does nerfstudio's launcher, which stops the
-other processes when one fails.
+run's process group's (30 minutes by default): preparing a large collection can take longer than that. A process
+that dies while preparing does not leave the others waiting: nerfstudio's launcher (torch's ``spawn``) stops every
+process of the machine when one fails.
 """
 
 from __future__ import annotations
