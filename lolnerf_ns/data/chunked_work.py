@@ -33,6 +33,8 @@ from lift_common.errors import UserInputError
 from lolnerf_ns.data.image_store import remove_stale_partial_files, write_atomically
 
 CHUNKS_FOLDER = "chunks"
+COMMITTED_FILES_KEY = "num_files"
+"""Added to each committed result: the files its chunk covered."""
 
 Work = Callable[[Path, str, Any], dict]
 """``work(folder, chunk_name, payload)``: does one chunk, writes its files under ``folder``, returns its result. Runs
@@ -100,7 +102,7 @@ def run_in_chunks(
     results: dict[str, dict] = {}
     damaged: list[str] = []
     for chunk in chunks:
-        result = _read_committed(committed / f"{chunk.name}.json")
+        result = _read_committed(committed / f"{chunk.name}.json", chunk)
         problem = None if result is None or damage is None else damage(folder, chunk.name, result)
         if problem is not None:
             damaged.append(problem)
@@ -121,6 +123,7 @@ def run_in_chunks(
         task = progress.add_task(description, total=total, completed=done)
 
         def commit(chunk: Chunk, result: dict) -> None:
+            result = {**result, COMMITTED_FILES_KEY: chunk.num_files}
             _commit(committed / f"{chunk.name}.json", result)
             results[chunk.name] = result
             progress.advance(task, chunk.num_files)
@@ -188,13 +191,16 @@ def _commit(path: Path, result: dict) -> None:
     write_atomically(path, lambda file: file.write(json.dumps(result).encode()))
 
 
-def _read_committed(path: Path) -> dict | None:
+def _read_committed(path: Path, chunk: Chunk) -> dict | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
+        result = json.loads(path.read_text())
     except (OSError, ValueError):
         return None  # cannot happen with atomic writes unless the disk is damaged: the chunk is simply redone
+    # A chunk of the same name cut otherwise (an interrupted run of an earlier version, whose chunks held a fixed
+    # number of files) is another chunk: redone.
+    return result if isinstance(result, dict) and result.get(COMMITTED_FILES_KEY) == chunk.num_files else None
 
 
 def _progress():
