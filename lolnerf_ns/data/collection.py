@@ -39,20 +39,24 @@ from lift_common.cameras import focal_length_from_fov
 from lift_common.errors import UserInputError
 from lift_common.images import SUPPORTED_SUFFIXES, load_mask, load_photo, read_photo_size
 from lolnerf_ns.data.camera_fit import LANDMARK_NAMES, fit_canonical_keypoints
-from lolnerf_ns.data.chunked_work import Chunk, run_in_chunks
+from lolnerf_ns.data.chunked_work import chunks_of, run_in_chunks
 from lolnerf_ns.data.image_store import (
     DamagedStoreError,
     ImageStore,
     is_complete,
+    reopen,
+    shard_problem,
     write_atomically,
     write_index,
     write_shard,
 )
+from lolnerf_ns.data.one_preparer import prepare_on_one_process
 
 CACHE_FOLDER_NAME = ".lolnerf_cache"
 CACHE_VERSION = 2
 PHOTOS_PER_CHUNK = 256
-"""Photos a worker prepares before its results are committed: what an interrupted preparation may have to redo."""
+"""Most photos a worker prepares before its results are committed (what an interrupted preparation may have to redo);
+fewer when they are large (:data:`lolnerf_ns.data.chunked_work.CHUNK_BYTES`)."""
 MAX_LISTED_SKIPPED = 30
 """Photos not used are listed one per line up to this many; beyond, counted by reason (all are in cameras.json)."""
 MAX_DROP_ROUNDS = 5
@@ -85,6 +89,8 @@ class CollectionConfig:
     result."""
 
 
+CAMERAS_RECORD = "cameras.json"
+"""The preparation's record for people (see :attr:`PreparedCollection.cameras`); training reads cameras.npz."""
 CAMERA_ARRAYS = ("camera_to_world", "focal_length", "image_size", "canonical_keypoints")
 """What cameras.npz holds (see :attr:`PreparedCollection.camera_arrays`)."""
 NOT_IN_CACHE_KEY = ("num_workers",)
@@ -100,7 +106,20 @@ class PreparedCollection:
     @cached_property
     def cameras(self) -> dict:
         """cameras.json: every photo's camera, landmarks and residual, and the photos not used."""
-        return json.loads((self.folder / "cameras.json").read_text())
+        path = self.folder / CAMERAS_RECORD
+        try:
+            cameras = json.loads(path.read_text())
+            problem = None if isinstance(cameras, dict) and isinstance(cameras.get("frames"), list) else "no frames"
+        except (OSError, ValueError) as error:
+            problem = str(error)
+        if problem is not None:
+            # Training reads cameras.npz, not this record, so it is not checked at every start (50,000 photos make
+            # it tens of MB); deleted, it is written again from the committed chunks at the next preparation.
+            raise UserInputError(
+                f"{path} cannot be read ({problem}). It is a record for people; training does not read it: delete it "
+                "and run the same command again to write it again (no photo is prepared again)."
+            )
+        return cameras
 
     @property
     def frames(self) -> list[dict]:
@@ -170,19 +189,31 @@ def cache_folder(data: Path, photos: list[Path], config: CollectionConfig) -> Pa
 
 def prepare_collection(data: Path, config: CollectionConfig, force: bool = False) -> PreparedCollection:
     """Prepare the photos in ``data`` (see the module docstring), reuse an identical earlier preparation, or finish
-    an interrupted one."""
-    data = Path(data)
+    an interrupted one; under DDP, once a machine (:mod:`lolnerf_ns.data.one_preparer`)."""
+    return prepare_on_one_process(
+        lambda: _prepare_or_reuse(Path(data), config, force),
+        lambda: _prepare_or_reuse(Path(data), config, force=False),
+        f"the photos in {data}",
+    )
+
+
+def _prepare_or_reuse(data: Path, config: CollectionConfig, force: bool) -> PreparedCollection:
     photos = list_photos(data)
     folder = cache_folder(data, photos, config)
     if is_complete(folder) and not force:
         prepared = PreparedCollection(folder)
         try:
             prepared.camera_arrays  # noqa: B018  (reading the cameras opens the store, which checks its files)
+            if not (folder / CAMERAS_RECORD).is_file():
+                raise DamagedStoreError(folder, f"{folder / CAMERAS_RECORD} is missing")
             CONSOLE.log(f"Using prepared collection {folder}")
             return prepared
         except DamagedStoreError as error:
-            CONSOLE.log(f"[yellow]The prepared collection in {folder} is damaged ({error.problem}): preparing again.")
-            force = True
+            CONSOLE.log(
+                f"[yellow]The prepared collection in {folder} is damaged ({error.problem}): preparing again what is "
+                "damaged."
+            )
+            reopen(folder)
     if force and folder.exists():
         shutil.rmtree(folder)
     _prepare(data, photos, config, folder)
@@ -257,10 +288,8 @@ def _prepare(data: Path, photos: list[Path], config: CollectionConfig, out: Path
         )
         for path, size in sizes.items()
     ]
-    chunks = [
-        Chunk(f"{first:07d}", len(tasks[first : first + PHOTOS_PER_CHUNK]), tasks[first : first + PHOTOS_PER_CHUNK])
-        for first in range(0, len(tasks), PHOTOS_PER_CHUNK)
-    ]
+    bytes_per_photo = width * height * (3 + (mask_source != "none"))  # as stored; the photo being read comes on top
+    chunks = chunks_of(tasks, [bytes_per_photo] * len(tasks), PHOTOS_PER_CHUNK)
     settings = ChunkSettings((width, height), given_landmarks is None, mask_source, masks_folder)
     results = run_in_chunks(
         out,
@@ -269,6 +298,7 @@ def _prepare(data: Path, photos: list[Path], config: CollectionConfig, out: Path
         "Landmarks and masks",
         config.num_workers,
         num_workers_option="--pipeline.datamanager.dataparser.collection.num-workers",
+        damage=lambda folder, shard, result: shard_problem(folder, shard, result["layout"], 3, mask_source != "none"),
     )
 
     names, landmarks, locations = [], [], []
@@ -279,7 +309,7 @@ def _prepare(data: Path, photos: list[Path], config: CollectionConfig, out: Path
         locations += [(chunk.name, *location) for location in result["layout"]]
     _check_enough(len(names), skipped, config, data, "after landmark detection")
     fit, kept = _fit_and_drop(np.array(landmarks).reshape(-1, 5, 2), names, (width, height), config, skipped, data)
-    _print_skipped(skipped, len(photos), out / "cameras.json")
+    _print_skipped(skipped, len(photos), out / CAMERAS_RECORD)
     _write_cameras(out, fit, [names[i] for i in kept], np.array(landmarks)[kept], (width, height), skipped, mask_source)
     shards = {chunk.name: position for position, chunk in enumerate(chunks)}
     write_index(
@@ -472,7 +502,7 @@ def _write_cameras(
         "frames": frames,
         "skipped": [{"file": name, "reason": reason} for name, reason in skipped],
     }
-    write_atomically(out / "cameras.json", lambda file: file.write(json.dumps(cameras, indent=1).encode()))
+    write_atomically(out / CAMERAS_RECORD, lambda file: file.write(json.dumps(cameras, indent=1).encode()))
     arrays = {
         "camera_to_world": fit.camera_to_world.astype(np.float32),
         "focal_length": np.array(fit.focal_length),

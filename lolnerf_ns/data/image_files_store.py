@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,12 +21,23 @@ import numpy as np
 from nerfstudio.utils.rich_utils import CONSOLE
 
 from lift_common.errors import UserInputError
-from lolnerf_ns.data.chunked_work import Chunk, run_in_chunks
+from lift_common.images import read_photo_size
+from lolnerf_ns.data.chunked_work import chunks_of, run_in_chunks
 from lolnerf_ns.data.collection import CACHE_FOLDER_NAME
-from lolnerf_ns.data.image_store import DamagedStoreError, ImageStore, is_complete, write_index, write_shard
+from lolnerf_ns.data.image_store import (
+    DamagedStoreError,
+    ImageStore,
+    is_complete,
+    reopen,
+    shard_problem,
+    write_index,
+    write_shard,
+)
+from lolnerf_ns.data.one_preparer import prepare_on_one_process
 
 FILES_PER_CHUNK = 512
-"""Images read before their shard is committed: what an interrupted build may have to redo."""
+"""Most images read before their shard is committed (what an interrupted build may have to redo); fewer when they are
+large (:data:`lolnerf_ns.data.chunked_work.CHUNK_BYTES`)."""
 
 
 def store_of_files(
@@ -38,7 +48,22 @@ def store_of_files(
     num_workers: int | None = None,
 ) -> Path:
     """The folder of the store holding ``images`` (and ``masks``), in order, in the cache beside ``source`` (the
-    file naming them), built first if needed after ``check_files()`` (which explains unreadable files)."""
+    file naming them), built first if needed after ``check_files()`` (which explains unreadable files); under DDP,
+    once a machine (:mod:`lolnerf_ns.data.one_preparer`)."""
+
+    def store() -> Path:
+        return _store_of_files(images, masks, source, check_files, num_workers)
+
+    return prepare_on_one_process(store, store, f"the images {source} names")
+
+
+def _store_of_files(
+    images: list[Path],
+    masks: list[Path] | None,
+    source: Path,
+    check_files: Callable[[], None],
+    num_workers: int | None,
+) -> Path:
     digest = hashlib.sha256()
     for path in map(str, [*images, *(masks or [])]):
         status = os.stat(path)
@@ -49,15 +74,25 @@ def store_of_files(
             ImageStore(folder)
             return folder
         except DamagedStoreError as error:
-            CONSOLE.log(f"[yellow]The stored images in {folder} are damaged ({error.problem}): storing them again.")
-            shutil.rmtree(folder)
+            CONSOLE.log(
+                f"[yellow]The stored images in {folder} are damaged ({error.problem}): storing again what is damaged."
+            )
+            reopen(folder)
     check_files()
     pairs = [(Path(image), Path(masks[i]) if masks else None) for i, image in enumerate(images)]
-    chunks = [
-        Chunk(f"{first:07d}", len(pairs[first : first + FILES_PER_CHUNK]), pairs[first : first + FILES_PER_CHUNK])
-        for first in range(0, len(pairs), FILES_PER_CHUNK)
-    ]
-    results = run_in_chunks(folder, chunks, store_files_chunk, f"Storing {len(images)} images", num_workers)
+    # Sizes from the files' headers; 4 bytes a pixel, as an image may have an alpha channel.
+    sizes = [width * height * (4 + (masks is not None)) for width, height in map(read_photo_size, images)]
+    chunks = chunks_of(pairs, sizes, FILES_PER_CHUNK)
+    results = run_in_chunks(
+        folder,
+        chunks,
+        store_files_chunk,
+        f"Storing {len(images)} images",
+        num_workers,
+        damage=lambda folder, shard, result: shard_problem(
+            folder, shard, result["layout"], result["channels"], masks is not None
+        ),
+    )
     channels = {result["channels"] for result in results if result["layout"]}
     if len(channels) > 1:
         raise UserInputError(

@@ -111,18 +111,29 @@ def write_shard(
     sizes = np.array(heights, dtype=np.int64) * np.array(widths, dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist() if images else []
     channels = images[0].shape[2] if images else 3
-    pixels = (
-        np.concatenate([image.reshape(-1, channels) for image in images])
-        if images
-        else np.zeros((0, channels), np.uint8)
-    )
-    write_atomically(shards / f"{shard}.images.npy", lambda file: np.save(file, pixels.astype(np.uint8)))
+    _write_pixels(shards / f"{shard}.images.npy", images, channels)
     if masks is not None:
         if [mask.shape[:2] for mask in masks] != [image.shape[:2] for image in images]:
             raise ValueError(f"the masks of shard {shard} are not of their images' sizes")  # they would shift
-        flat = np.concatenate([mask.reshape(-1) for mask in masks]) if masks else np.zeros(0, np.uint8)
-        write_atomically(shards / f"{shard}.masks.npy", lambda file: np.save(file, (flat > 0).astype(np.uint8)))
+        _write_pixels(shards / f"{shard}.masks.npy", masks, None)
     return ShardLayout(offsets=offsets, heights=heights, widths=widths)
+
+
+def _write_pixels(path: Path, arrays: list[np.ndarray], channels: int | None) -> None:
+    """Write ``arrays`` one after the other as one uint8 array of ``[pixels, channels]``, or of masks ``[pixels]``
+    (1 where nonzero) if ``channels`` is None, as ``np.save`` would, without joining them in memory first (a second
+    copy of the shard)."""
+    pixels = sum(int(array.shape[0]) * int(array.shape[1]) for array in arrays)
+    shape = (pixels,) if channels is None else (pixels, channels)
+
+    def write(file) -> None:
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False, "shape": shape}
+        np.lib.format.write_array_header_1_0(file, header)
+        for array in arrays:
+            values = (array > 0) if channels is None else array
+            file.write(memoryview(np.ascontiguousarray(values, dtype=np.uint8)).cast("B"))
+
+    write_atomically(path, write)
 
 
 def write_index(
@@ -150,6 +161,13 @@ def write_index(
 
 def is_complete(folder: Path) -> bool:
     return (folder / INDEX_NAME).is_file()
+
+
+def reopen(folder: Path) -> None:
+    """Make the complete store ``folder`` one being written again (its index removed), so that the preparation that
+    wrote it, run again, checks its shards, writes again only the damaged ones (see :func:`shard_problem`) and
+    commits a new index."""
+    (folder / INDEX_NAME).unlink(missing_ok=True)
 
 
 class ImageStore:
@@ -226,28 +244,12 @@ class ImageStore:
     def _check(self) -> None:
         """Every shard the index names exists with the shape it needs (a cheap check: one header per shard)."""
         ends = self._layout[:, 0] + self._layout[:, 1] * self._layout[:, 2]
-        kinds = [("images", self.channels)] + ([("masks", None)] if self.has_masks else [])
         for position, shard in enumerate(self._shards):
             needed = int(ends[self._shard == position].max(initial=0))
-            for kind, channels in kinds:
-                path = self._path(shard, kind)
-                try:
-                    with open(path, "rb") as file:
-                        version = np.lib.format.read_magic(file)
-                        read_header = (
-                            np.lib.format.read_array_header_1_0
-                            if version == (1, 0)
-                            else np.lib.format.read_array_header_2_0
-                        )
-                        shape, _, dtype = read_header(file)
-                        data_offset = file.tell()
-                except (OSError, ValueError) as error:
-                    raise DamagedStoreError(self.folder, f"{path} cannot be read ({error})") from None
-                expected_columns = () if channels is None else (channels,)
-                if dtype != np.uint8 or tuple(shape[1:]) != expected_columns or shape[0] < needed:
-                    raise DamagedStoreError(self.folder, f"{path} holds {shape} {dtype}, not what the index names")
-                if path.stat().st_size < data_offset + int(np.prod(shape)):
-                    raise DamagedStoreError(self.folder, f"{path} is shorter than its header says")
+            for kind, channels in _kinds(self.channels, self.has_masks):
+                problem, data_offset = _shard_file_problem(self._path(shard, kind), channels, needed, "the index")
+                if problem is not None:
+                    raise DamagedStoreError(self.folder, problem)
                 self._data_offsets[(shard, kind)] = data_offset
 
     def close(self) -> None:
@@ -260,6 +262,45 @@ class ImageStore:
 
     def __del__(self) -> None:
         self.close()
+
+
+def shard_problem(folder: Path, shard: str, layout: list[list[int]], channels: int, has_masks: bool) -> str | None:
+    """What is wrong with the files of shard ``shard`` of the store ``folder``, which should hold images (and masks)
+    of ``channels`` channels placed as ``layout`` says (per image: first pixel, height, width), or ``None``. Used to
+    find the damaged shards of a store before its index exists (a store being prepared, or prepared again)."""
+    needed = max((offset + height * width for offset, height, width in layout), default=0)
+    for kind, kind_channels in _kinds(channels, has_masks):
+        path = folder / SHARDS_FOLDER / f"{shard}.{kind}.npy"
+        problem, _ = _shard_file_problem(path, kind_channels, needed, f"shard {shard}'s record")
+        if problem is not None:
+            return problem
+    return None
+
+
+def _kinds(channels: int, has_masks: bool) -> list[tuple[str, int | None]]:
+    """The files of a shard, by kind, with the channels of each (``None``: one value a pixel)."""
+    return [("images", channels)] + ([("masks", None)] if has_masks else [])
+
+
+def _shard_file_problem(path: Path, channels: int | None, needed: int, named_by: str) -> tuple[str | None, int]:
+    """What is wrong with the shard file ``path``, which should hold at least ``needed`` pixels of ``channels``
+    channels (``None``: one value a pixel), or ``None``; and where its data starts."""
+    try:
+        with open(path, "rb") as file:
+            version = np.lib.format.read_magic(file)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = read_header(file)
+            data_offset = file.tell()
+    except (OSError, ValueError) as error:
+        return f"{path} cannot be read ({error})", 0
+    expected_columns = () if channels is None else (channels,)
+    if dtype != np.uint8 or tuple(shape[1:]) != expected_columns or shape[0] < needed:
+        return f"{path} holds {shape} {dtype}, not what {named_by} names", data_offset
+    if path.stat().st_size < data_offset + int(np.prod(shape)):
+        return f"{path} is shorter than its header says", data_offset
+    return None, data_offset
 
 
 class DamagedStoreError(UserInputError):

@@ -1,4 +1,5 @@
-"""Chunked preparation: a worker that dies is one message saying what is kept and what to do."""
+"""Chunked preparation: a worker that dies is one message saying what is kept and what to do; a committed chunk is
+reused only for the same files."""
 
 from __future__ import annotations
 
@@ -40,3 +41,15 @@ def test_ctrl_c_says_what_is_kept_and_how_to_resume(tmp_path: Path, capsys) -> N
         run_in_chunks(tmp_path, chunks, interrupt_on_request, "Test", num_workers=2)
     message = " ".join(capsys.readouterr().out.split())
     assert "Stopping 'Test'" in message and "run again to prepare the rest" in message
+
+
+def record_payload(folder: Path, chunk: str, payload: list[str]) -> dict:
+    return {"payload": payload}
+
+
+def test_a_chunk_committed_for_other_files_is_done_again(tmp_path: Path) -> None:
+    """Chunks are named by their first file: the same name cut with other files (as by an earlier version, whose
+    chunks held a fixed number of files whatever their size) is not the same chunk."""
+    run_in_chunks(tmp_path, [Chunk("0000000", 2, ["x", "y"])], record_payload, "Test", num_workers=1)
+    (result,) = run_in_chunks(tmp_path, [Chunk("0000000", 1, ["x"])], record_payload, "Test", num_workers=1)
+    assert result["payload"] == ["x"]

@@ -1,11 +1,12 @@
 """The image store gives back what was written, training reads from it what nerfstudio reads from the files, and a
-damaged store is one message or prepared again."""
+damaged store is one message, or prepared again: only its damaged shards."""
 
 from __future__ import annotations
 
 import json
 import os
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
+from lift_common.errors import UserInputError
 from lolnerf_ns.data.collection import CollectionConfig, PreparedCollection, prepare_collection
 from lolnerf_ns.data.image_store import DamagedStoreError, ImageStore, write_atomically, write_index, write_shard
 
@@ -111,6 +113,28 @@ def test_damaged_or_mismatched_cameras_are_one_message_and_prepared_again(tmp_pa
     assert len(again.camera_arrays["camera_to_world"]) == 3
 
 
+def test_an_unreadable_cameras_json_is_one_message_and_is_written_again_once_deleted(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from lolnerf_ns.data import collection
+
+    folder = tmp_path / "photos"
+    config = CollectionConfig(landmarks_file=_collection(folder), num_workers=1)
+    record = prepare_collection(folder, config).folder / "cameras.json"
+    written = record.read_text()
+    record.write_text(written[: len(written) // 2])
+    with pytest.raises(UserInputError) as error:
+        PreparedCollection(record.parent).cameras  # noqa: B018
+    message = str(error.value)
+    assert "\n" not in message and f"{record} cannot be read" in message and "delete it and run" in message
+
+    record.unlink()
+    counts = _counting(monkeypatch, collection, "prepare_chunk")
+    again = prepare_collection(folder, config)
+    assert counts == [] and record.read_text() == written  # from the committed chunks, no photo prepared again
+    assert len(again.frames) == 3
+
+
 def test_a_shard_deleted_while_training_is_one_message_naming_it(tmp_path: Path) -> None:
     layout = write_shard(tmp_path, "a", _images([(8, 8)], 3), None)
     write_index(tmp_path, ["x"], ["a"], np.zeros(1), np.array([layout.offsets, [8], [8]]).T, 3, False)
@@ -171,3 +195,76 @@ def test_an_atomic_write_syncs_the_file_and_then_its_folder(tmp_path: Path, monk
     write_atomically(tmp_path / "record.json", lambda file: file.write(b"{}"))
     assert synced == [False, True]
     assert (tmp_path / "record.json").read_bytes() == b"{}"
+
+
+def _counting(monkeypatch, module, name: str) -> list[int]:
+    """Files that ``module.name`` (a chunk's work, run in this process with one worker) is given, chunk by chunk."""
+    counts: list[int] = []
+    work = getattr(module, name)
+
+    def counting_work(*args):
+        counts.append(len(args[-1]))
+        return work(*args)
+
+    monkeypatch.setattr(module, name, counting_work)
+    return counts
+
+
+def test_a_damaged_shard_of_a_collection_is_the_only_part_prepared_again(tmp_path: Path, monkeypatch, capsys) -> None:
+    from lolnerf_ns.data import collection
+    from tests.lolnerf.test_large_collections import _store_files, write_photo_collection
+
+    folder = tmp_path / "photos"
+    landmarks = write_photo_collection(folder, 40, seed=3)
+    unbroken_folder = tmp_path / "unbroken" / "photos"
+    shutil.copytree(folder, unbroken_folder)  # same names, sizes and times: the same cache key
+    monkeypatch.setattr(collection, "PHOTOS_PER_CHUNK", 8)
+    config = CollectionConfig(landmarks_file=landmarks, num_workers=1)
+    prepared = prepare_collection(folder, config)
+    shard = prepared.folder / "shards" / "0000016.images.npy"
+    shard.write_bytes(shard.read_bytes()[:-100])
+    capsys.readouterr()
+
+    counts = _counting(monkeypatch, collection, "prepare_chunk")
+    again = prepare_collection(folder, config)
+    assert counts == [8]  # the damaged shard's photos, and no other
+    message = " ".join(capsys.readouterr().out.split())
+    assert "0000016.images.npy is shorter than its header says" in message and "1 of the 5 chunks" in message
+
+    unbroken = prepare_collection(unbroken_folder, config)
+    repaired, expected = _store_files(again.folder), _store_files(unbroken.folder)
+    assert sorted(repaired) == sorted(expected)
+    for name, content in expected.items():
+        assert repaired[name] == content, f"{name} differs"
+
+
+def test_a_damaged_shard_of_stored_files_is_the_only_part_stored_again(tmp_path: Path, monkeypatch, capsys) -> None:
+    from lolnerf_ns.data import image_files_store
+    from tests.lolnerf.test_large_collections import _store_files
+
+    stores = {}
+    for name in ("damaged", "unbroken"):
+        data = _transforms(tmp_path / name, alpha=False)
+        images, masks = sorted((data / "images").iterdir()), sorted((data / "masks").iterdir())
+        monkeypatch.setattr(image_files_store, "FILES_PER_CHUNK", 2)
+        stores[name] = (
+            image_files_store.store_of_files(images, masks, data / "transforms.json", num_workers=1),
+            images,
+            masks,
+        )
+    folder, images, masks = stores["damaged"]
+    (folder / "shards" / "0000002.masks.npy").unlink()
+    capsys.readouterr()
+
+    counts = _counting(monkeypatch, image_files_store, "store_files_chunk")
+    assert (
+        image_files_store.store_of_files(images, masks, tmp_path / "damaged" / "transforms.json", num_workers=1)
+        == folder
+    )
+    assert counts == [1]  # the third image, alone in the damaged shard
+    message = " ".join(capsys.readouterr().out.split())
+    assert "0000002.masks.npy cannot be read" in message and "1 of the 2 chunks" in message
+    repaired, expected = _store_files(folder), _store_files(stores["unbroken"][0])
+    assert sorted(repaired) == sorted(expected)
+    for name, content in expected.items():
+        assert repaired[name] == content, f"{name} differs"
