@@ -1,13 +1,18 @@
-"""The object mask of a photo: the user's, the photo's alpha, a segmentation model's, or GrabCut's.
+"""The object mask of a photo: the user's, the photo's alpha, a segmentation model's, or an offline method's.
 
 The segmentation model is CLIPSeg through transformers (text-prompted, so it finds "the main object" or whatever the
-user names), loaded from a Hub id or a local folder. GrabCut needs no weights: seeded with the photo's border as
-background, it separates the object that a photographer centres from its surroundings. Its colour models see three
-channels; a grayscale photo has one, so GrabCut is given brightness, local contrast and smoothed brightness instead
-(texture separates a cat's fur from a blurred background that has the same grey).
+user names), loaded from a Hub id or a local folder. The offline methods need no weights and are tried in turn until
+one gives a mask (:func:`offline_mask_candidates`). GrabCut, seeded with the photo's border as background, separates
+the object that a photographer centres from its surroundings. Its colour models see three channels; a grayscale photo
+has one, so GrabCut is first given brightness, local contrast and smoothed brightness (texture separates a cat's fur
+from a blurred background that has the same grey), then brightness alone (a flat-toned object has no texture to tell
+it by). Last comes a threshold on how far each pixel is from the border's tone.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
 
 import numpy as np
 from jaxtyping import Bool, UInt8
@@ -37,7 +42,14 @@ def largest_component(mask: Bool[np.ndarray, "H W"]) -> Bool[np.ndarray, "H W"]:
     return filled.astype(bool)
 
 
-def grabcut_mask(rgb: UInt8[np.ndarray, "H W 3"], iterations: int = 5) -> Bool[np.ndarray, "H W"]:
+GrabCutInput = Literal["auto", "colour", "texture", "brightness"]
+"""What GrabCut's colour models see: the photo's colours, brightness with local contrast and smoothed brightness, or
+brightness alone; auto is colour for a colour photo and texture for a grayscale one."""
+
+
+def grabcut_mask(
+    rgb: UInt8[np.ndarray, "H W 3"], iterations: int = 5, features: GrabCutInput = "auto"
+) -> Bool[np.ndarray, "H W"]:
     """GrabCut with the photo's border as sure background and the rest as probable foreground."""
     import cv2
 
@@ -49,13 +61,47 @@ def grabcut_mask(rgb: UInt8[np.ndarray, "H W 3"], iterations: int = 5) -> Bool[n
     border_y = max(1, round(small.shape[0] * GRABCUT_BORDER))
     border_x = max(1, round(small.shape[1] * GRABCUT_BORDER))
     labels[:border_y], labels[-border_y:], labels[:, :border_x], labels[:, -border_x:] = (cv2.GC_BGD,) * 4
+    cv2.setRNGSeed(0)  # GrabCut starts its colour models by k-means on OpenCV's global RNG: same photo, same mask
     background_model = np.zeros((1, 65), np.float64)
     foreground_model = np.zeros((1, 65), np.float64)
-    bgr = np.ascontiguousarray(grayscale_features(small[..., 0]) if is_grayscale(small) else small[..., ::-1])
+    if features == "auto":
+        features = "texture" if is_grayscale(small) else "colour"
+    if features == "colour":
+        bgr = np.ascontiguousarray(small[..., ::-1])
+    else:
+        gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        bgr = grayscale_features(gray) if features == "texture" else np.repeat(gray[..., None], 3, axis=-1)
     cv2.grabCut(bgr, labels, None, background_model, foreground_model, iterations, cv2.GC_INIT_WITH_MASK)
     foreground = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
     foreground = cv2.resize(foreground, (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
     return largest_component(foreground)
+
+
+def border_contrast_mask(rgb: UInt8[np.ndarray, "H W 3"]) -> Bool[np.ndarray, "H W"]:
+    """Pixels far from the border's tone (Otsu's threshold on the colour distance to the border's median), largest
+    region kept: an object on a plain background, whatever its texture."""
+    import cv2
+
+    pixels = rgb.astype(np.float32)
+    border = np.zeros(rgb.shape[:2], bool)
+    border_y = max(1, round(rgb.shape[0] * GRABCUT_BORDER))
+    border_x = max(1, round(rgb.shape[1] * GRABCUT_BORDER))
+    border[:border_y], border[-border_y:], border[:, :border_x], border[:, -border_x:] = (True,) * 4
+    distance = np.linalg.norm(pixels - np.median(pixels[border], axis=0), axis=-1)
+    scaled = np.clip(distance * (255.0 / max(float(distance.max()), 1e-6)), 0, 255).astype(np.uint8)
+    _, foreground = cv2.threshold(scaled, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return largest_component(foreground.astype(bool))
+
+
+def offline_mask_candidates(rgb: UInt8[np.ndarray, "H W 3"]) -> Iterator[tuple[Bool[np.ndarray, "H W"], str]]:
+    """The offline methods' masks, each computed only when asked for, in the order they are tried, with their names."""
+    if is_grayscale(rgb):
+        yield grabcut_mask(rgb, features="texture"), "GrabCut on brightness and texture"
+        yield grabcut_mask(rgb, features="brightness"), "GrabCut on brightness"
+    else:
+        yield grabcut_mask(rgb, features="colour"), "GrabCut"
+        yield grabcut_mask(rgb, features="texture"), "GrabCut on brightness and texture"
+    yield border_contrast_mask(rgb), "contrast with the border"
 
 
 def is_grayscale(rgb: UInt8[np.ndarray, "H W 3"]) -> bool:

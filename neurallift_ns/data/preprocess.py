@@ -24,7 +24,7 @@ from lift_common.images import load_mask, load_photo
 from neurallift_ns.data.depth import estimate_depth, normalise_depth, silhouette_depth
 from neurallift_ns.data.framing import frame_object
 from neurallift_ns.data.inputs import PhotoInputs, find_inputs, load_user_depth
-from neurallift_ns.data.masks import grabcut_mask, segmentation_model_mask
+from neurallift_ns.data.masks import offline_mask_candidates, segmentation_model_mask
 
 CACHE_FOLDER_NAME = ".neurallift_cache"
 """Folder created beside the input photo for everything derived from it."""
@@ -46,8 +46,9 @@ class PreprocessConfig:
     """Crop to the mask's box and centre it on the canvas. Turn off for a photo already framed for the reference
     camera (e.g. a render): it is then only padded to a square and resized."""
     mask_method: Literal["auto", "model", "grabcut"] = "auto"
-    """Object mask when the user gives none and the photo has no alpha: the segmentation model, GrabCut (no weights),
-    or auto (the model when its weights can be had, else GrabCut)."""
+    """Object mask when the user gives none and the photo has no alpha: the segmentation model, the offline methods
+    (no weights: GrabCut, then a threshold on contrast with the border, each tried until one finds an object), or
+    auto (the model when its weights can be had, else the offline methods)."""
     mask_model: str = "CIDAS/clipseg-rd64-refined"
     """CLIPSeg segmentation model: a Hugging Face Hub id or a local folder."""
     mask_prompt: str = "the main object"
@@ -163,14 +164,29 @@ def _mask_stage(
     rgb = photo[..., :3]
     option = "--pipeline.datamanager.dataparser.preprocess.mask-model (ns-neurallift-preprocess: --mask-model)"
     if config.mask_method == "grabcut":
-        return grabcut_mask(rgb), "GrabCut"
+        return _offline_mask(rgb, inputs)
     try:
         return segmentation_model_mask(rgb, config.mask_model, config.mask_prompt, device, option), config.mask_model
     except UserInputError as error:
         if config.mask_method == "model":
             raise
         CONSOLE.log(f"[yellow]Segmentation model unavailable, using GrabCut instead: {error}")
-        return grabcut_mask(rgb), "GrabCut"
+        return _offline_mask(rgb, inputs)
+
+
+def _offline_mask(rgb: np.ndarray, inputs: PhotoInputs) -> tuple[np.ndarray, str]:
+    """The first offline method's mask that separates an object; every one failing is one message naming them."""
+    failures = []
+    for mask, source in offline_mask_candidates(rgb):
+        problem = _mask_problem(mask)
+        if problem is None:
+            if failures:
+                CONSOLE.log(f"{inputs.photo.name}: object mask from {source} ({'; '.join(failures)}).")
+            return mask, source
+        failures.append(f"{source}: the mask {problem}")
+    raise UserInputError(
+        f"No offline method found the object in {inputs.photo} ({'; '.join(failures)}). {_mask_fix(inputs)}"
+    )
 
 
 def _depth_stage(
@@ -192,19 +208,28 @@ def _depth_stage(
         return silhouette_depth(mask), "depth", "inflated silhouette"
 
 
-def _check_mask(mask: np.ndarray, source: str, inputs: PhotoInputs) -> None:
+def _mask_problem(mask: np.ndarray) -> str | None:
+    """Why ``mask`` does not separate an object from its background, or None when it does."""
     fraction = float(mask.mean())
-    fix = (
+    if fraction < MIN_MASK_FRACTION:
+        return "is empty"
+    if fraction > MAX_MASK_FRACTION:
+        return "covers the whole image"
+    return None
+
+
+def _mask_fix(inputs: PhotoInputs) -> str:
+    return (
         f"Give a mask beside the photo ({inputs.photo.stem}_mask.png, white on the object), "
         "an RGBA photo whose alpha is the object, or a segmentation prompt that names the object."
     )
-    if fraction < MIN_MASK_FRACTION:
-        raise UserInputError(f"The object mask of {inputs.photo} (from {source}) is empty. {fix}")
-    if fraction > MAX_MASK_FRACTION:
-        raise UserInputError(
-            f"The object mask of {inputs.photo} (from {source}) covers the whole image, so it does not separate the "
-            f"object from its background. {fix}"
-        )
+
+
+def _check_mask(mask: np.ndarray, source: str, inputs: PhotoInputs) -> None:
+    problem = _mask_problem(mask)
+    if problem is not None:
+        why = "" if problem == "is empty" else ", so it does not separate the object from its background"
+        raise UserInputError(f"The object mask of {inputs.photo} (from {source}) {problem}{why}. {_mask_fix(inputs)}")
 
 
 def _run_stages(inputs: PhotoInputs, config: PreprocessConfig, folder: Path) -> None:

@@ -14,7 +14,8 @@ from neurallift_ns.data.masks import grabcut_mask
 from neurallift_ns.data.preprocess import PreprocessConfig, preprocess_photo
 from tests.commands import run_command
 
-QUICK = PreprocessConfig(image_size=32, mask_method="grabcut", depth_method="silhouette")
+QUICK_METHODS = dict(mask_method="grabcut", depth_method="silhouette")
+QUICK = PreprocessConfig(image_size=32, **QUICK_METHODS)
 
 
 @pytest.fixture
@@ -146,6 +147,43 @@ def test_preprocess_command_on_a_grayscale_photo_without_the_segmentation_model(
     (info,) = tmp_path.glob(".neurallift_cache/*/preprocess.json")
     mask = np.asarray(Image.open(info.parent / "mask.png")) > 127
     assert 0.1 < mask.mean() < 0.9
+
+
+def _flat_toned_object(seed: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """A grayscale photo of flat-toned shapes on a background of nearly the same grey, and the largest shape's mask.
+
+    Seed 4 is one where GrabCut on brightness and texture finds nothing (the shapes have no texture to tell them by,
+    and their outlines' contrast pulls the background's model) while brightness alone finds the largest shape."""
+    from scipy import ndimage
+
+    smooth = ndimage.gaussian_filter(np.random.default_rng(seed).random((256, 256)), sigma=12)
+    shapes = smooth > np.percentile(smooth, 85)
+    regions, count = ndimage.label(shapes)
+    largest = regions == 1 + int(np.argmax(ndimage.sum(shapes, regions, range(1, count + 1))))
+    return np.where(shapes, 200, 180).astype(np.uint8), largest
+
+
+def test_where_one_offline_mask_fails_the_next_is_used_and_named(tmp_path: Path) -> None:
+    gray, shape = _flat_toned_object()
+    Image.fromarray(gray).save(tmp_path / "flat.png")  # mode L
+    result = preprocess_photo(tmp_path / "flat.png", PreprocessConfig(image_size=64, **QUICK_METHODS))
+    assert result.info()["mask_source"] == "GrabCut on brightness"  # before: "(from GrabCut) is empty"
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    Image.fromarray(gray).save(truth / "flat.png")
+    _mask(truth, shape, "flat_mask.png")
+    expected = preprocess_photo(truth / "flat.png", PreprocessConfig(image_size=64, **QUICK_METHODS))
+    found, framed = (np.asarray(Image.open(r.mask_path)) > 127 for r in (result, expected))
+    assert (found & framed).sum() / (found | framed).sum() > 0.9  # measured 1.0: the object, framed alike
+
+
+def test_a_photo_no_offline_method_can_mask_names_each(tmp_path: Path) -> None:
+    Image.fromarray(np.full((48, 64), 128, np.uint8)).save(tmp_path / "blank.png")
+    with pytest.raises(UserInputError, match=r"No offline method found the object in .*blank\.png") as error:
+        preprocess_photo(tmp_path / "blank.png", QUICK)
+    for method in ("GrabCut on brightness and texture: the mask", "GrabCut on brightness: the mask", "border: the"):
+        assert method in error.value.message
+    assert "blank_mask.png" in error.value.message
 
 
 def test_depth_file_that_is_empty(photo_folder: Path) -> None:
