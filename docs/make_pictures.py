@@ -35,6 +35,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from lift_common.run_configs import EXTRA_PACKAGES_VARIABLE
+
 if TYPE_CHECKING:
     from tests.lolnerf.synthetic_class import SyntheticClass
 
@@ -163,8 +165,10 @@ def neurallift_pictures() -> None:
     from tests.neurallift.synthetic_object import write_reference_photo
     from tests.neurallift.test_recovers_synthetic_object import STEPS, ground_truth_config
 
-    # The run's config names the tests' ground-truth guidance: ns-export and ns-viewer must be able to import it.
+    # The run's config names the tests' ground-truth guidance: ns-export and ns-viewer must be able to import it, and
+    # the run-config loader to allow its package.
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    os.environ[EXTRA_PACKAGES_VARIABLE] = "tests"
     work = Path(tempfile.mkdtemp(prefix="neurallift-pictures-"))
     data = write_reference_photo(work / "photo", size=64)
     ns_train_main(ground_truth_config(data, work / "outputs", STEPS))

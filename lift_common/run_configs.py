@@ -19,6 +19,7 @@ import enum
 import importlib
 import inspect
 import operator
+import os
 import pathlib
 import sys
 from functools import lru_cache
@@ -33,6 +34,9 @@ from lift_common.errors import UserInputError
 PYTHON_TAG = "tag:yaml.org,2002:python/"
 CONFIG_PACKAGES = ("nerfstudio", "neurallift_ns", "lolnerf_ns", "lift_common")
 """Packages whose config dataclasses, enums and classes a run's config.yml may name, besides installed methods'."""
+EXTRA_PACKAGES_VARIABLE = "LIFT_CONFIG_PACKAGES"
+"""Environment variable naming more top-level packages (comma-separated) whose config classes a run may name: your own
+guidance or dataparser outside an installed method's package. A config file cannot set it."""
 CLASS_REFERENCE_PACKAGES = ("torch",)
 """Packages whose classes (not functions) a config may name, as nerfstudio's optimizer configs name torch.optim's."""
 FUNCTION_REFERENCES = ("nerfstudio.data.utils.nerfstudio_collate.nerfstudio_collate",)
@@ -49,17 +53,22 @@ class RefusedTag(yaml.constructor.ConstructorError):
         self.tag = tag
 
 
-@lru_cache(maxsize=1)
 def installed_method_packages() -> tuple[str, ...]:
     """The top-level packages of every installed nerfstudio method and dataparser (read from package metadata,
-    nothing imported), so that other plugins' runs load as before."""
+    nothing imported), so that other plugins' runs load as before, and those named by ``LIFT_CONFIG_PACKAGES``."""
+    extra = (name.strip() for name in os.environ.get(EXTRA_PACKAGES_VARIABLE, "").split(","))
+    return tuple(sorted({*_entry_point_packages(), *(name for name in extra if name)}))
+
+
+@lru_cache(maxsize=1)
+def _entry_point_packages() -> frozenset[str]:
     from importlib.metadata import entry_points
 
     packages = set(CONFIG_PACKAGES)
     for group in ("nerfstudio.method_configs", "nerfstudio.dataparser_configs"):
         for entry in entry_points(group=group):
             packages.add(entry.value.split(":")[0].split(".")[0].strip())
-    return tuple(sorted(packages))
+    return frozenset(packages)
 
 
 def _in_packages(dotted_name: str, packages: tuple[str, ...]) -> bool:

@@ -9,9 +9,15 @@ import pytest
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Under pytest-xdist, each worker and the ns-* commands it starts get their share of the cores. torch's default
+    """Runs trained with the tests' own guidances (``tests.neurallift...GuidanceConfig``) name the ``tests`` package in
+    their config.yml: the run-config loader is told to allow it, here and in the ns-* commands the tests start.
+
+    Under pytest-xdist, each worker and the ns-* commands it starts get their share of the cores. torch's default
     of one thread per core makes two workers run four busy threads on two cores, and OpenMP's spinning threads then
     slow each other's steps several times over."""
+    from lift_common.run_configs import EXTRA_PACKAGES_VARIABLE
+
+    os.environ[EXTRA_PACKAGES_VARIABLE] = "tests"
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
     if workers > 1:
         threads = max(1, (os.cpu_count() or 1) // workers)

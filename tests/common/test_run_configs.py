@@ -8,7 +8,12 @@ import pytest
 import yaml
 
 from lift_common.errors import UserInputError
-from lift_common.run_configs import installed_method_packages, parse_run_config, read_run_config
+from lift_common.run_configs import (
+    EXTRA_PACKAGES_VARIABLE,
+    installed_method_packages,
+    parse_run_config,
+    read_run_config,
+)
 from tests.commands import run_command
 
 SYSTEM_CALL = "!!python/object/apply:os.system\n- touch {marker}\n"
@@ -51,6 +56,18 @@ def test_a_config_that_names_other_objects_is_refused_before_they_are_built(tmp_
         read_run_config(config)
     assert not marker.exists()
     assert "\n" not in refused.value.message
+
+
+def test_packages_named_by_the_environment_are_allowed(tmp_path: Path, monkeypatch) -> None:
+    from tests.neurallift.synthetic_object import AnalyticObjectGuidanceConfig
+
+    config = tmp_path / "config.yml"
+    config.write_text(yaml.dump({"guidance": AnalyticObjectGuidanceConfig()}))
+    monkeypatch.delenv(EXTRA_PACKAGES_VARIABLE, raising=False)
+    with pytest.raises(UserInputError, match=r"holds !!python/object:tests\.neurallift\.synthetic_object"):
+        read_run_config(config)
+    monkeypatch.setenv(EXTRA_PACKAGES_VARIABLE, "other, tests")
+    assert read_run_config(config) == {"guidance": AnalyticObjectGuidanceConfig()}
 
 
 def test_other_callers_of_yaml_keep_their_loader() -> None:
