@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lift_common.atomic_files import write_atomically
 from lift_common.errors import UserInputError
 
 
@@ -62,20 +63,7 @@ def save_checkpoint_atomically(state: dict[str, Any], path: Path, partial_dir: P
         partial_dir: Where the file is written before it is renamed into place (same file system as ``path``);
             defaults to ``path``'s folder.
     """
-    path = Path(path)
-    partial_dir = Path(partial_dir) if partial_dir is not None else path.parent
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=partial_dir)
-    try:
-        with os.fdopen(fd, "wb") as tmp_file:
-            torch.save(state, tmp_file)
-            tmp_file.flush()
-            os.fsync(tmp_file.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda file: torch.save(state, file), partial_dir=partial_dir)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

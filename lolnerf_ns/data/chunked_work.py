@@ -30,7 +30,7 @@ from typing import Any
 from nerfstudio.utils.rich_utils import CONSOLE
 
 from lift_common.errors import UserInputError
-from lolnerf_ns.data.image_store import remove_stale_partial_files, write_atomically
+from lift_common.atomic_files import remove_stale_partial_files, write_atomically
 
 CHUNKS_FOLDER = "chunks"
 COMMITTED_FILES_KEY = "num_files"

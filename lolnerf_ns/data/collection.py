@@ -37,6 +37,7 @@ from nerfstudio.utils.rich_utils import CONSOLE
 
 from lift_common.cameras import focal_length_from_fov
 from lift_common.errors import UserInputError
+from lift_common.atomic_files import write_atomically
 from lift_common.images import SUPPORTED_SUFFIXES, load_mask, load_photo, read_photo_size
 from lolnerf_ns.data.camera_fit import LANDMARK_NAMES, fit_canonical_keypoints
 from lolnerf_ns.data.chunked_work import chunks_of, run_in_chunks
@@ -46,7 +47,6 @@ from lolnerf_ns.data.image_store import (
     is_complete,
     reopen,
     shard_problem,
-    write_atomically,
     write_index,
     write_shard,
 )

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from jaxtyping import Int, UInt8
 
+from lift_common.atomic_files import write_atomically
 from lift_common.errors import UserInputError
 
 INDEX_NAME = "index.npz"
@@ -33,58 +34,6 @@ STORE_VERSION = 1
 MAX_OPEN_FILES = 32
 """Shard files a store keeps open, the most recently read: FFHQ's 70,000 photos are over 500 files, and a training
 process holds a train and an eval store, against a common limit of 1,024 open files a process."""
-
-
-def write_atomically(path: Path, write) -> None:
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``: readers see the whole
-    file or none. The temporary name holds this process's id (see :func:`remove_stale_partial_files`)."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        with open(partial, "wb") as file:
-            write(file)
-            # On disk before the rename: after a power cut the name must not point at a file whose data never landed.
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    _sync_folder(path.parent)
-
-
-def _sync_folder(folder: Path) -> None:
-    # The rename lives in the folder's entries: until they are on disk a power cut can undo it.
-    if os.name != "posix":  # folders cannot be opened for fsync on Windows; NTFS journals renames itself
-        return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def remove_stale_partial_files(folder: Path) -> None:
-    """Remove temporary files left by :func:`write_atomically` in processes that no longer run (killed mid-write).
-    Files of running processes are kept: several processes may prepare one store at once (DDP)."""
-    if not folder.is_dir():
-        return
-    for path in folder.glob(".*.partial"):
-        try:
-            pid = int(path.name.rsplit(".", 2)[-2])
-        except ValueError:
-            continue
-        if not _process_runs(pid):
-            path.unlink(missing_ok=True)
-
-
-def _process_runs(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 from nerfstudio.utils.rich_utils import CONSOLE
 
-from lift_common.cache_folders import atomic_folder
+from lift_common.atomic_files import atomic_folder
 from lift_common.errors import UserInputError
 from lift_common.images import load_mask, load_photo
 from neurallift_ns.data.depth import estimate_depth, normalise_depth, silhouette_depth

@@ -23,6 +23,7 @@ from jaxtyping import Float
 from nerfstudio.utils.rich_utils import CONSOLE
 from torch import Tensor
 
+from lift_common.atomic_files import write_atomically
 from lift_common.checkpoints import save_checkpoint_atomically
 from lift_common.errors import UserInputError
 from neurallift_ns.guidance.stable_diffusion import StableDiffusion
@@ -158,17 +159,10 @@ def denoising_loss(
 
 def save_learned_embedding(token: str, embedding: Tensor, path: Path) -> None:
     """Write ``{token: embedding}`` as diffusers loads it (``load_textual_inversion``), atomically."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file({token: embedding.detach().float().cpu().contiguous()}, partial)
-        os.replace(partial, path)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
+    tensors = {token: embedding.detach().float().cpu().contiguous()}
+    write_atomically(path, lambda file: file.write(save(tensors)))
 
 
 def state_path(output: Path) -> Path:
