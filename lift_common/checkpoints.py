@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import os
 import pickle
 import re
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType

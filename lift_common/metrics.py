@@ -1,4 +1,5 @@
-"""PSNR, SSIM and LPIPS for ``ns-eval``, kept outside the model's module tree.
+"""Image metrics: PSNR (one definition for training, ``ns-eval``, lifts and tests), and SSIM and LPIPS for
+``ns-eval``, kept outside the model's module tree.
 
 nerfstudio's own models build LPIPS in ``populate_modules``: that downloads AlexNet weights the moment a model is
 built (so ``ns-train`` fails offline) and puts them into every checkpoint. We build LPIPS on first use, keep it out of
@@ -8,12 +9,20 @@ on them.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from jaxtyping import Float
 from nerfstudio.utils.rich_utils import CONSOLE
 from torch import Tensor
+
+MIN_MSE = 1e-10
+"""The error below which PSNR stops growing (100 dB): a perfect render reports a number, not infinity, so means over
+images stay finite."""
+
+
+def psnr(prediction: Float[Tensor, "*batch"], truth: Float[Tensor, "*batch"]) -> Float[Tensor, ""]:
+    """Peak signal-to-noise ratio in dB of images in [0, 1], over all their elements."""
+    mse = torch.mean((prediction.float() - truth.float().to(prediction.device)) ** 2)
+    return -10.0 * torch.log10(mse.clamp_min(MIN_MSE))
 
 
 class ImageQualityMetrics:
@@ -25,8 +34,7 @@ class ImageQualityMetrics:
 
     @staticmethod
     def psnr(gt: Float[Tensor, "H W 3"], pred: Float[Tensor, "H W 3"]) -> float:
-        mse = torch.mean((gt - pred) ** 2).item()
-        return float("inf") if mse == 0 else -10.0 * math.log10(mse)
+        return float(psnr(pred, gt))
 
     @staticmethod
     def ssim(gt: Float[Tensor, "H W 3"], pred: Float[Tensor, "H W 3"]) -> float:

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from lift_common.errors import UserInputError
 from lift_common.images import load_mask, load_photo
+from lift_common.metrics import psnr
 from lift_common.user_files import finite_array, positive_number, read_json
 from lolnerf_ns.data.camera_fit import fit_camera_to_keypoints
 from lolnerf_ns.model import LATENT_CODE_KEY, LOLNeRFModel
@@ -261,5 +262,4 @@ def lift_latent(
             parameter.requires_grad_(flag)
         model.eval()
     rendered = render_with_code(model, target.camera, code)["rgb"].cpu()
-    mse = torch.mean((rendered - target.image) ** 2).clamp_min(1e-10)
-    return LiftResult(code=code.detach(), psnr=float(-10.0 * torch.log10(mse)), losses=history)
+    return LiftResult(code=code.detach(), psnr=float(psnr(rendered, target.image)), losses=history)

@@ -42,7 +42,7 @@ from torch import Tensor, nn
 
 from lift_common.errors import UserInputError
 from lift_common.marching_cubes import MarchingCubesSupport
-from lift_common.metrics import ImageQualityMetrics
+from lift_common.metrics import ImageQualityMetrics, psnr
 from lolnerf_ns import losses
 from lolnerf_ns.data.transforms_dataparser import LATENT_INDEX_KEY
 from lolnerf_ns.field import LatentBackgroundField, LatentConditionedField, MLPPrecision
@@ -454,8 +454,7 @@ class LOLNeRFModel(Model):
         if "image" not in batch:
             return {}
         image, _ = self._targets(batch)
-        mse = torch.mean((outputs["rgb"].detach() - image) ** 2)
-        metrics = {"psnr": -10.0 * torch.log10(mse.clamp_min(1e-10))}
+        metrics = {"psnr": psnr(outputs["rgb"].detach(), image)}
         if "weights" in outputs:
             metrics["semi_transparent_fraction"] = losses.semi_transparent_fraction(outputs["weights"].detach())
         if "field_evaluations_per_ray" in outputs:

@@ -32,7 +32,7 @@ from nerfstudio.viewer.viewer_elements import ViewerNumber
 from torch import Tensor, nn
 
 from lift_common.marching_cubes import MarchingCubesSupport
-from lift_common.metrics import ImageQualityMetrics
+from lift_common.metrics import ImageQualityMetrics, psnr
 from lift_common.tcnn import field_implementation
 from neurallift_ns import losses
 from neurallift_ns.field import BackgroundField, NeuralLiftField
@@ -426,8 +426,7 @@ class NeuralLiftModel(Model):
     def get_metrics_dict(self, outputs, batch) -> dict[str, Tensor]:
         metrics = {}
         if "image" in batch:
-            mse = torch.mean((outputs["rgb"].detach() - batch["image"].to(self.device)) ** 2)
-            metrics["psnr"] = -10.0 * torch.log10(mse.clamp_min(1e-10))
+            metrics["psnr"] = psnr(outputs["rgb"].detach(), batch["image"])
         return metrics
 
     def get_loss_dict(self, outputs, batch, metrics_dict=None) -> dict[str, Tensor]:

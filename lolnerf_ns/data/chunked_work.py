@@ -29,8 +29,8 @@ from typing import Any
 
 from nerfstudio.utils.rich_utils import CONSOLE
 
-from lift_common.errors import UserInputError
 from lift_common.atomic_files import remove_stale_partial_files, write_atomically
+from lift_common.errors import UserInputError
 
 CHUNKS_FOLDER = "chunks"
 COMMITTED_FILES_KEY = "num_files"

@@ -19,7 +19,6 @@ reuses the preparation unless one of them changes.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import shutil
@@ -35,9 +34,10 @@ import numpy as np
 from jaxtyping import Bool, Float, UInt8
 from nerfstudio.utils.rich_utils import CONSOLE
 
+from lift_common.atomic_files import write_atomically
+from lift_common.cache_keys import CacheKey
 from lift_common.cameras import focal_length_from_fov
 from lift_common.errors import UserInputError
-from lift_common.atomic_files import write_atomically
 from lift_common.images import SUPPORTED_SUFFIXES, load_mask, load_photo, read_photo_size
 from lolnerf_ns.data.camera_fit import LANDMARK_NAMES, fit_canonical_keypoints
 from lolnerf_ns.data.chunked_work import chunks_of, run_in_chunks
@@ -172,19 +172,18 @@ def _masks_folder(data: Path, config: CollectionConfig) -> Path | None:
 def cache_folder(data: Path, photos: list[Path], config: CollectionConfig) -> Path:
     """Where the preparation of ``photos`` with ``config`` lives. Files are told apart by name, size and modification
     time (reading 50,000 photos' bytes at every start would take longer than training takes to start)."""
-    settings = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items() if k not in NOT_IN_CACHE_KEY}
-    digest = hashlib.sha256(json.dumps({"version": CACHE_VERSION, **settings}, sort_keys=True).encode())
+    settings = {k: v for k, v in asdict(config).items() if k not in NOT_IN_CACHE_KEY}
+    key = CacheKey({"version": CACHE_VERSION, **settings})
     if config.landmarks_file is not None and Path(config.landmarks_file).is_file():
-        digest.update(Path(config.landmarks_file).read_bytes())
+        key.add_contents(Path(config.landmarks_file))
     masks = _masks_folder(data, config)
     inputs = [str(photo) for photo in photos]
     if masks is not None:
         with os.scandir(masks) as entries:
             inputs += sorted(entry.path for entry in entries if entry.is_file())
     for path in inputs:
-        status = os.stat(path)
-        digest.update(f"{os.path.basename(path)}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
-    return data / CACHE_FOLDER_NAME / digest.hexdigest()[:16]
+        key.add_stamp(path, name=os.path.basename(path))
+    return data / CACHE_FOLDER_NAME / key.hex()
 
 
 def prepare_collection(data: Path, config: CollectionConfig, force: bool = False) -> PreparedCollection:

@@ -11,8 +11,6 @@ store.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from nerfstudio.utils.rich_utils import CONSOLE
 
+from lift_common.cache_keys import CacheKey
 from lift_common.errors import UserInputError
 from lift_common.images import read_photo_size
 from lolnerf_ns.data.chunked_work import chunks_of, run_in_chunks
@@ -64,11 +63,10 @@ def _store_of_files(
     check_files: Callable[[], None],
     num_workers: int | None,
 ) -> Path:
-    digest = hashlib.sha256()
+    key = CacheKey()
     for path in map(str, [*images, *(masks or [])]):
-        status = os.stat(path)
-        digest.update(f"{path}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
-    folder = source.parent / CACHE_FOLDER_NAME / f"files-{digest.hexdigest()[:16]}"
+        key.add_stamp(path)
+    folder = source.parent / CACHE_FOLDER_NAME / f"files-{key.hex()}"
     if is_complete(folder):
         try:
             ImageStore(folder)

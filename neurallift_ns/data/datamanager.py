@@ -105,11 +105,10 @@ class NeuralLiftDataManager(VanillaDataManager):
         from PIL import Image
 
         metadata = self.train_dataparser_outputs.metadata
-        rgba = torch.from_numpy(np.array(Image.open(self.train_dataparser_outputs.image_filenames[0]))).float() / 255
         mask = torch.from_numpy(np.array(Image.open(metadata["mask_path"]))).float()[..., None] / 255
         depth = torch.from_numpy(np.load(metadata["depth_path"])).float()[..., None]
         size = self.config.reference_resolution
-        rgb = rgba[..., :3] * rgba[..., 3:] + (1.0 - rgba[..., 3:])
+        rgb = torch.from_numpy(composite_on_white(self.train_dataparser_outputs.image_filenames[0]))
         self.reference_rgb = _resize(rgb, size, "area").to(self.device)
         self.reference_mask = (_resize(mask, size, "area") >= 0.5).float().to(self.device)
         self.reference_depth = _resize(depth, size, "bilinear").to(self.device)

@@ -8,7 +8,6 @@ so a changed photo, sidecar or setting is preprocessed again and an unchanged on
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -19,6 +18,8 @@ import numpy as np
 from nerfstudio.utils.rich_utils import CONSOLE
 
 from lift_common.atomic_files import atomic_folder
+from lift_common.cache_keys import CacheKey
+from lift_common.device import default_device_type
 from lift_common.errors import UserInputError
 from lift_common.images import load_mask, load_photo
 from neurallift_ns.data.depth import estimate_depth, normalise_depth, silhouette_depth
@@ -131,10 +132,10 @@ class PreprocessedPhoto:
 
 
 def cache_folder(inputs: PhotoInputs, config: PreprocessConfig) -> Path:
-    digest = hashlib.sha256(json.dumps({"version": CACHE_VERSION, **config.cache_settings()}, sort_keys=True).encode())
+    key = CacheKey({"version": CACHE_VERSION, **config.cache_settings()})
     for path in (inputs.photo, inputs.mask, inputs.depth):
-        digest.update(b"\0" if path is None else path.read_bytes())
-    return inputs.photo.parent / CACHE_FOLDER_NAME / f"{inputs.photo.stem}-{digest.hexdigest()[:16]}"
+        key.add_contents(path)
+    return inputs.photo.parent / CACHE_FOLDER_NAME / f"{inputs.photo.stem}-{key.hex()}"
 
 
 def preprocess_photo(data: Path, config: PreprocessConfig, force: bool = False) -> PreprocessedPhoto:
@@ -233,12 +234,11 @@ def _check_mask(mask: np.ndarray, source: str, inputs: PhotoInputs) -> None:
 
 
 def _run_stages(inputs: PhotoInputs, config: PreprocessConfig, folder: Path) -> None:
-    import torch
     from PIL import Image
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    device = config.device if config.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    device = config.device if config.device != "auto" else default_device_type()
     timings: dict[str, float] = {}
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=CONSOLE, transient=True) as progress:

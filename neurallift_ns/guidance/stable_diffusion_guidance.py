@@ -12,8 +12,6 @@ checkpoints); commands that only read a checkpoint (``ns-export``, ``ns-viewer``
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ from nerfstudio.cameras.cameras import Cameras
 from rich.console import Console
 from torch import Tensor
 
+from lift_common.cache_keys import CacheKey
 from lift_common.cameras import orbit_angles
 from lift_common.errors import UserInputError
 from neurallift_ns.data.orbit_views import DIRECTION_NAMES
@@ -240,8 +239,8 @@ class StableDiffusionGuidance(Guidance):
 def adaptation_path(metadata: dict, config: StableDiffusionGuidanceConfig) -> Path:
     """Where the automatic textual inversion of this photo with these settings is kept (beside its preprocessing)."""
     settings = {"model": config.diffusion.model, **asdict(config.adaptation)}
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return Path(metadata["image_path"]).parent / f"textual-inversion-{digest}" / "learned_embeds.safetensors"
+    key = CacheKey(settings).hex(12)
+    return Path(metadata["image_path"]).parent / f"textual-inversion-{key}" / "learned_embeds.safetensors"
 
 
 def state_incomplete(output: Path, config: TextualInversionConfig) -> bool:

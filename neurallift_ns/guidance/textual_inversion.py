@@ -9,9 +9,7 @@ the guidance writes it into its prompts. Training saves its state every few step
 from __future__ import annotations
 
 import math
-import os
 import pickle
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Tuple

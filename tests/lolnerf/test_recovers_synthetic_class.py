@@ -9,7 +9,6 @@ every tool runs as a user runs it: ``ns-eval``, ``ns-lolnerf-lift``, ``ns-lolner
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
+from lift_common.metrics import psnr
 from tests.commands import check, run_command
 from tests.lolnerf.synthetic_class import Instance, camera, render, write_synthetic_class
 from tests.lolnerf.tiny_config import ONE_THREAD, one_thread, tiny_lolnerf_config
@@ -39,10 +39,6 @@ MESH_TOLERANCE = 0.1
 """World units within which an exported mesh should match the true surface: 1.7 pixels of the 32-pixel training
 photos at the object (camera 3 units away, 35-degree field of view). Measured on i000's Poisson mesh: every seen
 side's extent within 0.04 of the truth; meshes of the class's mean code or of only the front half miss one by 0.2."""
-
-
-def psnr(prediction: torch.Tensor, truth: torch.Tensor) -> float:
-    return -10.0 * math.log10(float(torch.mean((prediction.cpu() - truth) ** 2)))
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +76,7 @@ def test_novel_views_of_training_instances(trained, tmp_path: Path) -> None:
     def image(name: str) -> torch.Tensor:
         return torch.from_numpy(np.asarray(Image.open(data.folder / name), dtype=np.float32) / 255.0)
 
-    copied = [psnr(image(name.split("_view")[0] + "_train.png"), image(name)) for name in meta["test_filenames"]]
+    copied = [float(psnr(image(name.split("_view")[0] + "_train.png"), image(name))) for name in meta["test_filenames"]]
     print(f"held-out views: PSNR {results['psnr']:.2f} dB, SSIM {results['ssim']:.3f}; copied {np.mean(copied):.2f}")
     assert results["psnr"] >= NOVEL_VIEW_PSNR_FLOOR
     assert results["psnr"] >= np.mean(copied) + MARGIN_OVER_COPYING_DB
@@ -104,8 +100,9 @@ def test_lifting_an_unseen_instance_reaches_its_other_views(lifted, trained) -> 
         view = camera(frame["azimuth_deg"], frame["elevation_deg"], 32)
         truth, _ = render(data.unseen_instances[0], view)
         with torch.no_grad():
-            scores.append(psnr(model.get_outputs_for_camera(view)["rgb"], truth))  # the lifted identity by default
-        baseline.append(psnr(render_with_code(model, view, model.identity_code("mean"))["rgb"], truth))
+            # The lifted identity is the one rendered by default.
+            scores.append(float(psnr(model.get_outputs_for_camera(view)["rgb"], truth)))
+        baseline.append(float(psnr(render_with_code(model, view, model.identity_code("mean"))["rgb"], truth)))
     print(f"lift: photo {record['psnr']:.2f} dB, other views {scores}, mean code {baseline}")
     assert np.mean(scores) >= LIFT_PSNR_FLOOR
     assert np.mean(scores) >= np.mean(baseline) + 3.0

@@ -13,7 +13,6 @@ The object is two spheres (a "snowman") whose colour varies over its surface, so
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Type
@@ -25,6 +24,7 @@ from jaxtyping import Float
 from nerfstudio.cameras.cameras import Cameras
 from torch import Tensor
 
+from lift_common.metrics import psnr
 from neurallift_ns.data.orbit_views import orbit_cameras, view_major_rays
 from neurallift_ns.guidance import score_distillation as sds
 from neurallift_ns.guidance.base import Guidance, GuidanceConfig, GuidanceOutput
@@ -195,10 +195,6 @@ BEHIND_AZIMUTHS = (135.0, 180.0, 225.0)
 """Views from behind the object, which the photo does not see (10 degrees up, at the reference radius and FOV)."""
 
 
-def psnr(prediction: Tensor, truth: Tensor) -> float:
-    return -10.0 * math.log10(max(float(torch.mean((prediction - truth) ** 2)), 1e-10))
-
-
 def views_around(azimuths: tuple[float, ...], elevation: float, size: int) -> Cameras:
     num = len(azimuths)
     return orbit_cameras(
@@ -238,8 +234,8 @@ def score_lift(model, size: int = 64) -> LiftScores:
     _, _, masks = render(around)
     opacity = torch.stack([model.get_outputs_for_camera(around[i : i + 1])["accumulation"].cpu() for i in range(8)])
     return LiftScores(
-        reference_psnr=psnr(reference, photo),
-        behind_psnr=[psnr(image, truth[i]) for i, image in enumerate(renders)],
-        behind_psnr_to_other=[psnr(image, other[i]) for i, image in enumerate(renders)],
+        reference_psnr=float(psnr(reference, photo)),
+        behind_psnr=[float(psnr(image, truth[i])) for i, image in enumerate(renders)],
+        behind_psnr_to_other=[float(psnr(image, other[i])) for i, image in enumerate(renders)],
         off_object_opacity=float(opacity[masks == 0].mean()),
     )

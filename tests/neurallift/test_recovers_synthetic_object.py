@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from lift_common.metrics import psnr
 from neurallift_ns.data.orbit_views import orbit_cameras
-from tests.neurallift.synthetic_object import AnalyticObjectGuidanceConfig, psnr, render, write_reference_photo
+from tests.neurallift.synthetic_object import AnalyticObjectGuidanceConfig, render, write_reference_photo
 from tests.neurallift.tiny_config import tiny_neurallift_config
 
 pytestmark = pytest.mark.slow
@@ -54,7 +55,7 @@ def test_novel_views_from_behind_match_the_object(trained) -> None:
     scores = []
     for index in range(3):
         outputs = trained.get_outputs_for_camera(cameras[index : index + 1])
-        scores.append(psnr(outputs["rgb"].cpu(), truth[index]))
+        scores.append(float(psnr(outputs["rgb"].cpu(), truth[index])))
     print(f"PSNR of views from behind at 64x64: {scores}")
     # Measured: see STEPS (26.5 / 26.1 / 25.4 dB after 1000 steps before the prior's defaults were calibrated).
     assert sum(scores) / len(scores) >= 25.0 and min(scores) >= 24.0
