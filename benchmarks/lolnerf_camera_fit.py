@@ -19,9 +19,9 @@ def main() -> None:
 
     from skimage import data
 
+    from lift_testing.synthetic_landmarks import SIZE, relative_rotation_errors_deg, synthetic_landmarks
     from lolnerf_ns.data.camera_fit import fit_canonical_keypoints
     from lolnerf_ns.data.landmarks import FaceLandmarkDetector, SelfieSegmenter
-    from tests.lolnerf.test_camera_fit import SIZE, relative_rotation_errors_deg, synthetic_landmarks
 
     landmarks, truth, focal = synthetic_landmarks(args.num_images)
     start = time.perf_counter()

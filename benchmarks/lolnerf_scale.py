@@ -46,7 +46,7 @@ started = time.perf_counter()
 import json, resource, sys
 from pathlib import Path
 import torch
-from tests.lolnerf.tiny_config import tiny_lolnerf_config
+from lift_testing.lolnerf_configs import tiny_lolnerf_config
 
 torch.set_num_threads(1)
 config = tiny_lolnerf_config(Path(sys.argv[1]), Path(sys.argv[3]), 2, images_per_batch=8, pixels=64)
@@ -70,7 +70,7 @@ def write_collection(folder: Path, num: int, size: int) -> Path:
     file of face-like landmarks seen from many directions (returned)."""
     from PIL import Image
 
-    from tests.lolnerf.test_camera_fit import SIZE, synthetic_landmarks
+    from lift_testing.synthetic_landmarks import SIZE, synthetic_landmarks
 
     (folder / "masks").mkdir(parents=True)
     landmarks, _, _ = synthetic_landmarks(num)

@@ -170,7 +170,7 @@ def _heldout_metrics(config_path: Path) -> tuple[dict, float]:
 
 
 def run_quality(variant: str, data_root: Path, device: str, steps: int) -> dict:
-    from tests.lolnerf.tiny_config import tiny_lolnerf_config
+    from lift_testing.lolnerf_configs import tiny_lolnerf_config
 
     output = Path(tempfile.mkdtemp(prefix="lolnerf-quality-"))
     config = tiny_lolnerf_config(data_root / "class", output, steps, **QUALITY_VARIANTS[variant])
@@ -204,7 +204,7 @@ def defaults_config(variant: str, data: Path, output: Path, steps: int, rays: in
     """One of ``DEFAULTS_VARIANTS``: every one trains ``steps`` steps of 8 identities x ``rays // 8`` pixels."""
     from nerfstudio.engine.schedulers import ExponentialDecaySchedulerConfig
 
-    from tests.lolnerf.tiny_config import synthetic_class_config, tiny_lolnerf_config
+    from lift_testing.lolnerf_configs import synthetic_class_config, tiny_lolnerf_config
 
     if variant == "4x64, tests' rates":
         return tiny_lolnerf_config(data, output, steps, images_per_batch=8, pixels=rays // 8)
@@ -343,7 +343,7 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    from tests.lolnerf.synthetic_class import write_synthetic_class
+    from lift_testing.synthetic_class import write_synthetic_class
 
     data = Path(tempfile.mkdtemp(prefix="lolnerf-class-"))
     write_synthetic_class(data, num_instances=24, num_unseen=0, size=32)

@@ -48,7 +48,7 @@ def save_random_sd15(folder: Path) -> Path:
     from diffusers import DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-    from tests.tiny_models import save_tiny_clip_tokenizer  # any CLIP tokenizer: only token ids are needed
+    from lift_testing.tiny_models import save_tiny_clip_tokenizer  # any CLIP tokenizer: only token ids are needed
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768, attention_head_dim=8)
@@ -91,7 +91,7 @@ def save_random_zero123(folder: Path) -> Path:
     from diffusers import UNet2DConditionModel
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    from tests.tiny_models import save_zero123_folder, zero123_scheduler
+    from lift_testing.tiny_models import save_zero123_folder, zero123_scheduler
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(sample_size=32, in_channels=8, cross_attention_dim=768, attention_head_dim=8)

@@ -3,7 +3,7 @@
 Trains ``neurallift`` (the method's default balance of photo against prior, sizes shrunk for a CPU) on the synthetic
 object's front view, with a test-only prior that pulls every sampled view toward another object (``disagreeing``) or
 pushes it at random (``noisy``), at gradient magnitudes from a tenth to ten times the estimate of what Stable
-Diffusion gives at the defaults (``tests/neurallift/synthetic_object.py``), and prints, for each magnitude: the
+Diffusion gives at the defaults (``lift_testing/synthetic_object.py``), and prints, for each magnitude: the
 reference view's PSNR against the photo, the views from behind against the object and against the prior's object,
 and the opacity off the object.
 
@@ -26,14 +26,14 @@ from pathlib import Path
 
 import torch
 
-from tests.neurallift.synthetic_object import (
+from lift_testing.neurallift_configs import tiny_neurallift_config
+from lift_testing.synthetic_object import (
     SDS_MAGNITUDE_ESTIMATE,
     DisagreeingPriorGuidanceConfig,
     NoisyPriorGuidanceConfig,
     score_lift,
     write_reference_photo,
 )
-from tests.neurallift.tiny_config import tiny_neurallift_config
 
 PRIORS = {"disagreeing": DisagreeingPriorGuidanceConfig, "noisy": NoisyPriorGuidanceConfig}
 

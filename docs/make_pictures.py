@@ -22,7 +22,6 @@ then trains the LOLNeRF proof's synthetic class and writes
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -35,10 +34,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from lift_common.run_configs import EXTRA_PACKAGES_VARIABLE
-
 if TYPE_CHECKING:
-    from tests.lolnerf.synthetic_class import SyntheticClass
+    from lift_testing.synthetic_class import SyntheticClass
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 IMAGES = REPO_ROOT / "docs" / "images"
@@ -48,8 +45,8 @@ AZIMUTHS = (0.0, 60.0, 120.0, 180.0, 240.0, 300.0)
 def turntable(config_path: Path, size: int = 96) -> Image.Image:
     from nerfstudio.utils.eval_utils import eval_setup
 
+    from lift_testing.synthetic_object import render
     from neurallift_ns.data.orbit_views import orbit_cameras
-    from tests.neurallift.synthetic_object import render
 
     _, pipeline, _, _ = eval_setup(config_path, test_mode="test")
     count = len(AZIMUTHS)
@@ -120,8 +117,8 @@ def lolnerf_synthetic_class(config_path: Path, data: SyntheticClass, size: int =
     interpolation from the first instance's code to the last one's, seen from the front."""
     from nerfstudio.utils.eval_utils import eval_setup
 
+    from lift_testing.synthetic_class import camera, render
     from lolnerf_ns.lift import render_with_code
-    from tests.lolnerf.synthetic_class import camera, render
 
     _, pipeline, _, _ = eval_setup(config_path, test_mode="inference")
     model = pipeline.model
@@ -147,13 +144,12 @@ def lolnerf_synthetic_class(config_path: Path, data: SyntheticClass, size: int =
 def lolnerf_pictures() -> None:
     from nerfstudio.scripts.train import main as ns_train_main
 
-    from tests.lolnerf.synthetic_class import write_synthetic_class
-    from tests.lolnerf.test_recovers_synthetic_class import STEPS
-    from tests.lolnerf.tiny_config import tiny_lolnerf_config
+    from lift_testing.lolnerf_configs import SYNTHETIC_CLASS_STEPS, tiny_lolnerf_config
+    from lift_testing.synthetic_class import write_synthetic_class
 
     work = Path(tempfile.mkdtemp(prefix="lolnerf-pictures-"))
     data = write_synthetic_class(work / "data", num_instances=24, num_unseen=1, size=32)
-    ns_train_main(tiny_lolnerf_config(data.folder, work / "outputs", STEPS))
+    ns_train_main(tiny_lolnerf_config(data.folder, work / "outputs", SYNTHETIC_CLASS_STEPS))
     (config_path,) = (work / "outputs").glob("*/lolnerf/*/config.yml")
     IMAGES.mkdir(parents=True, exist_ok=True)
     lolnerf_synthetic_class(config_path, data).save(IMAGES / "lolnerf-synthetic-class.png")
@@ -162,16 +158,12 @@ def lolnerf_pictures() -> None:
 def neurallift_pictures() -> None:
     from nerfstudio.scripts.train import main as ns_train_main
 
-    from tests.neurallift.synthetic_object import write_reference_photo
-    from tests.neurallift.test_recovers_synthetic_object import STEPS, ground_truth_config
+    from lift_testing.neurallift_configs import GROUND_TRUTH_PROOF_STEPS, ground_truth_config
+    from lift_testing.synthetic_object import write_reference_photo
 
-    # The run's config names the tests' ground-truth guidance: ns-export and ns-viewer must be able to import it, and
-    # the run-config loader to allow its package.
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    os.environ[EXTRA_PACKAGES_VARIABLE] = "tests"
     work = Path(tempfile.mkdtemp(prefix="neurallift-pictures-"))
     data = write_reference_photo(work / "photo", size=64)
-    ns_train_main(ground_truth_config(data, work / "outputs", STEPS))
+    ns_train_main(ground_truth_config(data, work / "outputs", GROUND_TRUTH_PROOF_STEPS))
     (config_path,) = (work / "outputs").glob("*/neurallift/*/config.yml")
     IMAGES.mkdir(parents=True, exist_ok=True)
     turntable(config_path).save(IMAGES / "neurallift-turntable.png")

@@ -32,7 +32,7 @@ import yaml
 from lift_common.errors import UserInputError
 
 PYTHON_TAG = "tag:yaml.org,2002:python/"
-CONFIG_PACKAGES = ("nerfstudio", "neurallift_ns", "lolnerf_ns", "lift_common")
+CONFIG_PACKAGES = ("nerfstudio", "neurallift_ns", "lolnerf_ns", "lift_common", "lift_testing")
 """Packages whose config dataclasses, enums and classes a run's config.yml may name, besides installed methods'."""
 EXTRA_PACKAGES_VARIABLE = "LIFT_CONFIG_PACKAGES"
 """Environment variable naming more top-level packages (comma-separated) whose config classes a run may name: your own

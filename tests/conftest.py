@@ -9,8 +9,9 @@ import pytest
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Runs trained with the tests' own guidances (``tests.neurallift...GuidanceConfig``) name the ``tests`` package in
-    their config.yml: the run-config loader is told to allow it, here and in the ns-* commands the tests start.
+    """Runs trained with guidances defined in test modules (``tests.neurallift...GuidanceConfig``) name the
+    ``tests`` package in their config.yml: the run-config loader is told to allow it, here and in the ns-* commands
+    the tests start.
 
     Under pytest-xdist, each worker and the ns-* commands it starts get their share of the cores. torch's default
     of one thread per core makes two workers run four busy threads on two cores, and OpenMP's spinning threads then
@@ -41,7 +42,7 @@ def coffee_photo(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_depth_model(tmp_path_factory) -> Path:
     """A tiny random Depth Anything model saved in the transformers format."""
-    from tests.tiny_models import save_tiny_depth_anything
+    from lift_testing.tiny_models import save_tiny_depth_anything
 
     return save_tiny_depth_anything(tmp_path_factory.mktemp("models") / "tiny-depth-anything")
 
@@ -56,7 +57,7 @@ def offline(monkeypatch, tmp_path: Path) -> None:
 @pytest.fixture(scope="session")
 def tiny_stable_diffusion(tmp_path_factory) -> Path:
     """A tiny random Stable Diffusion pipeline saved in the diffusers format."""
-    from tests.tiny_models import save_tiny_stable_diffusion
+    from lift_testing.tiny_models import save_tiny_stable_diffusion
 
     return save_tiny_stable_diffusion(tmp_path_factory.mktemp("models") / "tiny-stable-diffusion")
 
@@ -64,7 +65,7 @@ def tiny_stable_diffusion(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_open_clip(tmp_path_factory) -> Path:
     """A tiny random open_clip model saved as a Hub repository holds it."""
-    from tests.tiny_models import save_tiny_open_clip
+    from lift_testing.tiny_models import save_tiny_open_clip
 
     return save_tiny_open_clip(tmp_path_factory.mktemp("models") / "tiny-open-clip")
 
@@ -72,7 +73,7 @@ def tiny_open_clip(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_zero123(tmp_path_factory) -> Path:
     """A tiny random Zero-1-to-3 model saved in the diffusers layout kxic/zero123-xl ships."""
-    from tests.tiny_models import save_tiny_zero123
+    from lift_testing.tiny_models import save_tiny_zero123
 
     return save_tiny_zero123(tmp_path_factory.mktemp("models") / "tiny-zero123")
 

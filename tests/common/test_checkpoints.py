@@ -13,6 +13,7 @@ import torch
 
 import lift_common  # noqa: F401  (registers the allowlist, as every ns-* command does through our entry points)
 from lift_common.checkpoints import save_checkpoint_atomically
+from lift_testing.poisoned_checkpoints import poisoned_checkpoint
 
 
 class NotAllowed:
@@ -56,27 +57,11 @@ def test_failed_save_keeps_the_previous_checkpoint(tmp_path: Path) -> None:
     assert list(partial_dir.iterdir()) == []
 
 
-class RunsCodeWhenUnpickled:
-    """Unpickles as ``Path.touch(marker)``: proof, if the marker appears, that a loader ran the file's code."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return Path.touch, (self.marker,)
-
-
-def _poisoned_checkpoint(folder: Path) -> tuple[Path, Path]:
-    path, marker = folder / "step-000000001.ckpt", folder / "code-ran"
-    torch.save({"step": 1, "pipeline": {}, "thing": RunsCodeWhenUnpickled(marker)}, path)
-    return path, marker
-
-
 def test_a_checkpoint_holding_unsafe_objects_is_one_message_and_never_loaded(tmp_path: Path) -> None:
     from lift_common.checkpoints import load_checkpoint
     from lift_common.errors import UserInputError
 
-    path, marker = _poisoned_checkpoint(tmp_path)
+    path, marker = poisoned_checkpoint(tmp_path)
     before = path.read_bytes()
     with pytest.raises(
         UserInputError, match=rf"{path} holds objects that are not safe to load \(getattr\), so it was not loaded"
@@ -98,7 +83,7 @@ def test_a_truncated_checkpoint_is_one_message(tmp_path: Path) -> None:
 
 def test_an_uncaught_refusal_in_a_tool_is_one_line(tmp_path: Path) -> None:
     """As in nerfstudio's ns-eval, ns-render, ns-train --load-dir: torch.load's refusal is not caught by the tool."""
-    path, marker = _poisoned_checkpoint(tmp_path)
+    path, marker = poisoned_checkpoint(tmp_path)
     code = f"import lift_common, torch; torch.load({str(path)!r}, map_location='cpu')"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 1 and "Traceback" not in result.stderr

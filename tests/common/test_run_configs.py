@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -58,16 +59,21 @@ def test_a_config_that_names_other_objects_is_refused_before_they_are_built(tmp_
     assert "\n" not in refused.value.message
 
 
-def test_packages_named_by_the_environment_are_allowed(tmp_path: Path, monkeypatch) -> None:
-    from tests.neurallift.synthetic_object import AnalyticObjectGuidanceConfig
+@dataclass
+class OwnGuidanceConfig:
+    """A config class outside our packages and any installed method's: a user's own guidance."""
 
+    weight: float = 1.0
+
+
+def test_packages_named_by_the_environment_are_allowed(tmp_path: Path, monkeypatch) -> None:
     config = tmp_path / "config.yml"
-    config.write_text(yaml.dump({"guidance": AnalyticObjectGuidanceConfig()}))
+    config.write_text(yaml.dump({"guidance": OwnGuidanceConfig(weight=2.0)}))
     monkeypatch.delenv(EXTRA_PACKAGES_VARIABLE, raising=False)
-    with pytest.raises(UserInputError, match=r"holds !!python/object:tests\.neurallift\.synthetic_object"):
+    with pytest.raises(UserInputError, match=r"holds !!python/object:tests\.common\.test_run_configs\.OwnGuidance"):
         read_run_config(config)
     monkeypatch.setenv(EXTRA_PACKAGES_VARIABLE, "other, tests")
-    assert read_run_config(config) == {"guidance": AnalyticObjectGuidanceConfig()}
+    assert read_run_config(config) == {"guidance": OwnGuidanceConfig(weight=2.0)}
 
 
 def test_other_callers_of_yaml_keep_their_loader() -> None:

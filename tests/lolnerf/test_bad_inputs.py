@@ -210,8 +210,8 @@ def test_transforms_json_with_bad_frames(tmp_path: Path, edit, message: str) -> 
 def test_a_checkpoint_holding_unsafe_objects_is_one_line(tmp_path: Path, command: list[str]) -> None:
     import copy
 
+    from lift_testing.poisoned_checkpoints import poisoned_checkpoint
     from lolnerf_ns.lolnerf_config import lolnerf_method
-    from tests.common.test_checkpoints import _poisoned_checkpoint
 
     config = copy.deepcopy(lolnerf_method.config)
     config.data = _known_cameras(tmp_path / "data")
@@ -219,7 +219,7 @@ def test_a_checkpoint_holding_unsafe_objects_is_one_line(tmp_path: Path, command
     config.output_dir, config.experiment_name, config.timestamp = tmp_path / "outputs", "run", "now"
     config.get_checkpoint_dir().mkdir(parents=True)
     config.save_config()
-    checkpoint, marker = _poisoned_checkpoint(config.get_checkpoint_dir())
+    checkpoint, marker = poisoned_checkpoint(config.get_checkpoint_dir())
     before = checkpoint.read_bytes()
     result = run_command([*command, "--load-config", str(config.get_base_dir() / "config.yml")], cwd=tmp_path)
     assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr

@@ -14,8 +14,8 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from tests.lolnerf.synthetic_class import write_synthetic_class
-from tests.lolnerf.tiny_config import tiny_lolnerf_config
+from lift_testing.lolnerf_configs import tiny_lolnerf_config
+from lift_testing.synthetic_class import write_synthetic_class
 
 pytestmark = pytest.mark.slow
 

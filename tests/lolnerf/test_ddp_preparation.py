@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 import torch.multiprocessing as mp
 
-from tests.lolnerf.test_large_collections import write_photo_collection
+from lift_testing.photo_collections import write_photo_collection
 
 WORLD_SIZE = 2
 PROCESS_GROUP_TIMEOUT_S = 3

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from lift_testing.lolnerf_configs import one_thread, tiny_lolnerf_config
+from lift_testing.synthetic_class import write_synthetic_class
 from lolnerf_ns.losses import semi_transparent_fraction
-from tests.lolnerf.synthetic_class import write_synthetic_class
-from tests.lolnerf.tiny_config import one_thread, tiny_lolnerf_config
 
 pytestmark = pytest.mark.slow
 

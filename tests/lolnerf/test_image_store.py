@@ -212,8 +212,8 @@ def _counting(monkeypatch, module, name: str) -> list[int]:
 
 
 def test_a_damaged_shard_of_a_collection_is_the_only_part_prepared_again(tmp_path: Path, monkeypatch, capsys) -> None:
+    from lift_testing.photo_collections import store_files, write_photo_collection
     from lolnerf_ns.data import collection
-    from tests.lolnerf.test_large_collections import _store_files, write_photo_collection
 
     folder = tmp_path / "photos"
     landmarks = write_photo_collection(folder, 40, seed=3)
@@ -233,15 +233,15 @@ def test_a_damaged_shard_of_a_collection_is_the_only_part_prepared_again(tmp_pat
     assert "0000016.images.npy is shorter than its header says" in message and "1 of the 5 chunks" in message
 
     unbroken = prepare_collection(unbroken_folder, config)
-    repaired, expected = _store_files(again.folder), _store_files(unbroken.folder)
+    repaired, expected = store_files(again.folder), store_files(unbroken.folder)
     assert sorted(repaired) == sorted(expected)
     for name, content in expected.items():
         assert repaired[name] == content, f"{name} differs"
 
 
 def test_a_damaged_shard_of_stored_files_is_the_only_part_stored_again(tmp_path: Path, monkeypatch, capsys) -> None:
+    from lift_testing.photo_collections import store_files
     from lolnerf_ns.data import image_files_store
-    from tests.lolnerf.test_large_collections import _store_files
 
     stores = {}
     for name in ("damaged", "unbroken"):
@@ -265,7 +265,7 @@ def test_a_damaged_shard_of_stored_files_is_the_only_part_stored_again(tmp_path:
     assert counts == [1]  # the third image, alone in the damaged shard
     message = " ".join(capsys.readouterr().out.split())
     assert "0000002.masks.npy cannot be read" in message and "1 of the 2 chunks" in message
-    repaired, expected = _store_files(folder), _store_files(stores["unbroken"][0])
+    repaired, expected = store_files(folder), store_files(stores["unbroken"][0])
     assert sorted(repaired) == sorted(expected)
     for name, content in expected.items():
         assert repaired[name] == content, f"{name} differs"

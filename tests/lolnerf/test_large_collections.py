@@ -17,42 +17,25 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
+from lift_testing.photo_collections import store_files, write_photo_collection
 from lolnerf_ns.data.collection import CACHE_FOLDER_NAME, CollectionConfig, prepare_collection
 from tests.commands import REPO_ROOT
-from tests.lolnerf.test_camera_fit import SIZE as LANDMARKS_SIZE
-from tests.lolnerf.test_camera_fit import synthetic_landmarks
 
 pytestmark = pytest.mark.slow
 
-PHOTO_SIZE = 24
 IMAGES_PER_BATCH = 4
 PIXELS_PER_IMAGE = 16
 LATENT_DIM = 16
-"""The tiny config's latent size (tests/lolnerf/tiny_config.py)."""
-
-
-def write_photo_collection(folder: Path, num: int, seed: int = 0) -> Path:
-    """``num`` flat-coloured photos in ``folder`` and, beside it, their landmarks file (returned)."""
-    folder.mkdir(parents=True)
-    landmarks, _, _ = synthetic_landmarks(num, seed=seed)
-    landmarks *= PHOTO_SIZE / LANDMARKS_SIZE
-    colours = np.random.default_rng(seed).integers(0, 256, (num, 3), dtype=np.uint8)
-    for index, colour in enumerate(colours):
-        Image.fromarray(np.broadcast_to(colour, (PHOTO_SIZE, PHOTO_SIZE, 3)).copy()).save(folder / f"p{index:05d}.png")
-    points = folder.parent / f"{folder.name}_landmarks.json"
-    points.write_text(json.dumps({f"p{index:05d}.png": lm.tolist() for index, lm in enumerate(landmarks)}))
-    return points
+"""The tiny config's latent size (lift_testing/lolnerf_configs.py)."""
 
 
 TRAIN_AND_MEASURE = """
 import json, resource, sys
 from pathlib import Path
 import torch
-from tests.lolnerf.tiny_config import tiny_lolnerf_config
+from lift_testing.lolnerf_configs import tiny_lolnerf_config
 from lolnerf_ns.data.transforms_dataparser import LATENT_INDEX_KEY
 
 torch.set_num_threads(1)
@@ -169,18 +152,6 @@ def _group_ends(group: int, timeout: float = 30.0) -> bool:
     return False
 
 
-def _store_files(folder: Path) -> dict[str, bytes]:
-    """The prepared collection's files, by name relative to ``folder`` (npz archives by their arrays)."""
-    files = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if path.suffix == ".npz":
-            with np.load(path) as arrays:
-                files[str(path.relative_to(folder))] = b"".join(arrays[key].tobytes() for key in sorted(arrays))
-        else:
-            files[str(path.relative_to(folder))] = path.read_bytes()
-    return files
-
-
 def test_a_killed_preparation_resumes_to_what_an_unbroken_one_gives(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     landmarks = write_photo_collection(folder, 400, seed=1)
@@ -200,7 +171,7 @@ def test_a_killed_preparation_resumes_to_what_an_unbroken_one_gives(tmp_path: Pa
     assert returncode == 0, stderr[-3000:]
 
     (unbroken_cache,) = (unbroken_folder / CACHE_FOLDER_NAME).iterdir()
-    resumed, unbroken = _store_files(cache), _store_files(unbroken_cache)
+    resumed, unbroken = store_files(cache), store_files(unbroken_cache)
     assert sorted(resumed) == sorted(unbroken) and len(resumed) > 50
     for name, content in unbroken.items():
         assert resumed[name] == content, f"{name} differs"

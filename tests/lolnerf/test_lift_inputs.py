@@ -14,10 +14,10 @@ from PIL import Image
 
 from lift_common.cameras import focal_length_from_fov, orbit_camera_to_world
 from lift_common.errors import UserInputError
+from lift_testing.lolnerf_models import make_model
 from lolnerf_ns.data.camera_fit import MEAN_FACE_TEMPLATE
 from lolnerf_ns.lift import LiftTarget, lift_latent, target_from_landmarks, target_with_known_camera
 from lolnerf_ns.runs import read_run_config, safe_name
-from tests.lolnerf.test_model import make_model
 
 SIZE = 32
 

@@ -7,9 +7,9 @@ import torch
 from nerfstudio.engine.callbacks import TrainingCallbackAttributes
 from nerfstudio.pipelines.base_pipeline import Pipeline
 
+from lift_testing.lolnerf_models import make_model, rays
 from lolnerf_ns.model import LATENT_CODE_KEY
 from lolnerf_ns.occupancy import ClassOccupancyGrid
-from tests.lolnerf.test_model import make_model, rays
 
 BOX = torch.tensor([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]])
 RESOLUTION = 16

@@ -17,11 +17,11 @@ from typing import TypeVar
 import numpy as np
 from PIL import Image
 
+from lift_testing.synthetic_landmarks import SIZE as LANDMARKS_SIZE
+from lift_testing.synthetic_landmarks import synthetic_landmarks
 from lolnerf_ns.data import chunked_work, collection
 from lolnerf_ns.data.collection import CollectionConfig, prepare_collection
 from lolnerf_ns.data.image_files_store import store_of_files
-from tests.lolnerf.test_camera_fit import SIZE as LANDMARKS_SIZE
-from tests.lolnerf.test_camera_fit import synthetic_landmarks
 
 Result = TypeVar("Result")
 BUDGET = 8 * 2**20

@@ -18,13 +18,12 @@ import torch
 from PIL import Image
 
 from lift_common.metrics import psnr
+from lift_testing.lolnerf_configs import ONE_THREAD, SYNTHETIC_CLASS_STEPS, one_thread, tiny_lolnerf_config
+from lift_testing.synthetic_class import Instance, camera, render, write_synthetic_class
 from tests.commands import check, run_command
-from tests.lolnerf.synthetic_class import Instance, camera, render, write_synthetic_class
-from tests.lolnerf.tiny_config import ONE_THREAD, one_thread, tiny_lolnerf_config
 
 pytestmark = pytest.mark.slow
 
-STEPS = 600
 NOVEL_VIEW_PSNR_FLOOR = 23.0
 """Mean PSNR of the held-out views of training instances (32x32, seed 0, 600 steps). Measured on the 2-core CPU
 machine: 25.3 dB (SSIM 0.82); showing each instance's training photo instead (right background and colours, wrong
@@ -47,7 +46,7 @@ def trained(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("synthetic_class")
     data = write_synthetic_class(folder / "data", num_instances=24, num_unseen=1, size=32)
-    config = tiny_lolnerf_config(data.folder, folder / "outputs", STEPS)
+    config = tiny_lolnerf_config(data.folder, folder / "outputs", SYNTHETIC_CLASS_STEPS)
     with one_thread():
         ns_train_main(config)
     (config_path,) = (folder / "outputs").glob("*/lolnerf/*/config.yml")
@@ -180,7 +179,7 @@ def test_exporters_draw_the_same_rays_every_run(one_identity) -> None:
 
 def _surface_points(instance: Instance, num: int = 20000) -> tuple[np.ndarray, np.ndarray]:
     """Points on the instance's surface and their unit normals: its head ellipsoid and its nose sphere, as
-    :func:`tests.lolnerf.synthetic_class.trace` draws them, each without the part inside the other."""
+    :func:`lift_testing.synthetic_class.trace` draws them, each without the part inside the other."""
     step = np.arange(num) + 0.5  # a Fibonacci lattice: near-uniform directions
     polar, azimuth = np.arccos(1.0 - 2.0 * step / num), np.pi * (1.0 + 5.0**0.5) * step
     unit = np.stack([np.cos(azimuth) * np.sin(polar), np.sin(azimuth) * np.sin(polar), np.cos(polar)], axis=-1)

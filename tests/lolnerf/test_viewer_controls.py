@@ -9,8 +9,8 @@ import torch
 from nerfstudio.viewer.utils import parse_object
 from nerfstudio.viewer.viewer_elements import ViewerElement
 
+from lift_testing.lolnerf_models import make_model, rays
 from lolnerf_ns.model import NO_INTERPOLATION
-from tests.lolnerf.test_model import make_model, rays
 
 
 def test_viewer_controls_are_found_by_the_viewer_and_work_without_one() -> None:

@@ -1,15 +1,15 @@
 """Training for the proofs that the photo survives the prior (``test_keeps_the_photo_*.py``, one file a prior so that
 the suite's workers run them side by side).
 
-Trained at the method's default balance of photo against prior (``tests/neurallift/tiny_config.py`` shrinks sizes
-and schedules only), with the test priors of ``tests/neurallift/synthetic_object.py`` at three times the estimated
+Trained at the method's default balance of photo against prior (``lift_testing/neurallift_configs.py`` shrinks sizes
+and schedules only), with the test priors of ``lift_testing/synthetic_object.py`` at three times the estimated
 magnitude of Stable Diffusion's gradient. The sweep over magnitudes: ``python -m benchmarks.neurallift_prior_balance``.
 """
 
 from __future__ import annotations
 
-from tests.neurallift.synthetic_object import LiftScores, score_lift, write_reference_photo
-from tests.neurallift.tiny_config import tiny_neurallift_config
+from lift_testing.neurallift_configs import tiny_neurallift_config
+from lift_testing.synthetic_object import LiftScores, score_lift, write_reference_photo
 
 MIN_REFERENCE_PSNR = 28.0
 """Measured at the defaults (seed 0): 33.0 dB against the disagreeing prior (600 steps), 35.2 dB against the noise
@@ -22,7 +22,7 @@ def train(folder, guidance, steps: int) -> LiftScores:
     from nerfstudio.scripts.train import main as ns_train_main
     from nerfstudio.utils.eval_utils import eval_setup
 
-    from tests.lolnerf.tiny_config import one_thread
+    from lift_testing.lolnerf_configs import one_thread
 
     data = write_reference_photo(folder / "photo", size=64)
     with one_thread():

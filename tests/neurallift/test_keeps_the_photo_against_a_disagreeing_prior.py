@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from lift_testing.synthetic_object import DisagreeingPriorGuidanceConfig
 from tests.neurallift.keep_the_photo import MIN_REFERENCE_PSNR, train
-from tests.neurallift.synthetic_object import DisagreeingPriorGuidanceConfig
 
 pytestmark = pytest.mark.slow
 

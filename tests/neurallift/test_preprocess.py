@@ -138,8 +138,8 @@ def test_auto_falls_back_without_weights(coffee_photo, offline, capsys) -> None:
 
 
 def test_segmentation_model_loads_from_a_local_folder(tmp_path: Path, offline) -> None:
+    from lift_testing.tiny_models import save_tiny_clipseg
     from neurallift_ns.data.masks import segmentation_model_mask
-    from tests.tiny_models import save_tiny_clipseg
 
     folder = save_tiny_clipseg(tmp_path / "tiny-clipseg")
     rgb = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)

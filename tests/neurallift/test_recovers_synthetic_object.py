@@ -6,31 +6,15 @@ in-process run lets the config carry this test-only guidance), then loaded back 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
 from lift_common.metrics import psnr
+from lift_testing.neurallift_configs import GROUND_TRUTH_PROOF_STEPS, ground_truth_config
+from lift_testing.synthetic_object import render, write_reference_photo
 from neurallift_ns.data.orbit_views import orbit_cameras
-from tests.neurallift.synthetic_object import AnalyticObjectGuidanceConfig, render, write_reference_photo
-from tests.neurallift.tiny_config import tiny_neurallift_config
 
 pytestmark = pytest.mark.slow
-
-STEPS = 650
-"""Long enough to converge: seed 0 gave behind views of 29.9 / 29.8 / 29.0 dB after 650 steps and 29.9 / 30.2 / 28.9
-after 1000; seed 1 after 650, 28.6 / 29.0 / 28.7; after 500, seeds 0 and 1 fell to 28.6 / 29.3 / 27.2 and
-26.6 / 27.4 / 25.9. An untrained field scores 10.5 dB."""
-
-
-def ground_truth_config(data: Path, output_dir: Path, steps: int):
-    """The tiny neurallift config with the ground truth for a prior, as strong as the photo itself."""
-    config = tiny_neurallift_config(data, output_dir, steps, guidance=AnalyticObjectGuidanceConfig())
-    config.pipeline.datamanager.sampled_views_per_step = 2
-    model = config.pipeline.model
-    model.lambda_guidance = model.lambda_rgb
-    return config
 
 
 @pytest.fixture(scope="module")
@@ -40,11 +24,11 @@ def trained(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("synthetic")
     data = write_reference_photo(folder / "photo", size=64)
-    config = ground_truth_config(data, folder / "outputs", STEPS)
+    config = ground_truth_config(data, folder / "outputs", GROUND_TRUTH_PROOF_STEPS)
     ns_train_main(config)
     (config_path,) = (folder / "outputs").glob("*/neurallift/*/config.yml")
     _, pipeline, _, step = eval_setup(config_path, test_mode="test")
-    assert step == STEPS - 1
+    assert step == GROUND_TRUTH_PROOF_STEPS - 1
     return pipeline.model
 
 
@@ -57,7 +41,8 @@ def test_novel_views_from_behind_match_the_object(trained) -> None:
         outputs = trained.get_outputs_for_camera(cameras[index : index + 1])
         scores.append(float(psnr(outputs["rgb"].cpu(), truth[index])))
     print(f"PSNR of views from behind at 64x64: {scores}")
-    # Measured: see STEPS (26.5 / 26.1 / 25.4 dB after 1000 steps before the prior's defaults were calibrated).
+    # Measured: see GROUND_TRUTH_PROOF_STEPS (26.5 / 26.1 / 25.4 dB after 1000 steps before the prior's defaults were
+    # calibrated).
     assert sum(scores) / len(scores) >= 25.0 and min(scores) >= 24.0
 
 

@@ -70,7 +70,7 @@ def _cameras(azimuths, elevations, radii) -> "orbit_cameras":
 
 @pytest.mark.parametrize("layout", ["kxic", "threestudio"])
 def test_a_zero123_folder_loads_by_path_in_either_projection_layout(layout, tmp_path, offline) -> None:
-    from tests.tiny_models import save_tiny_zero123
+    from lift_testing.tiny_models import save_tiny_zero123
 
     folder = save_tiny_zero123(tmp_path / layout, projection_layout=layout)
     model = Zero123(Zero123LoadOptions(model=str(folder)), "cpu")

@@ -26,6 +26,9 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+SYNTHETIC_CLASS_STEPS = 600
+"""Steps of the proof that lolnerf recovers the synthetic class (tests/lolnerf/test_recovers_synthetic_class.py)."""
+
 TINY_MODEL = dict(
     latent_dim=16,
     num_layers=4,
