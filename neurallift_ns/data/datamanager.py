@@ -19,6 +19,7 @@ from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.cameras.rays import RayBundle
 from nerfstudio.data.datamanagers.base_datamanager import VanillaDataManager, VanillaDataManagerConfig
 
+from lift_common.images import composite_on_white
 from neurallift_ns.data.orbit_views import (
     DIRECTION_NAMES,
     OrbitViewsConfig,
