@@ -251,7 +251,7 @@ class NeuralLiftModel(Model):
             model_metadata=self.kwargs.get("metadata", {}),
             prompt=self.config.prompt,
             negative_prompt=self.config.negative_prompt,
-            options=option_prefix(self.config.guidance),
+            option_prefix=option_prefix(self.config.guidance),
         )
 
     def get_param_groups(self) -> dict[str, list[nn.Parameter]]:

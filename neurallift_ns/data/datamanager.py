@@ -21,7 +21,6 @@ from nerfstudio.data.datamanagers.base_datamanager import VanillaDataManager, Va
 
 from lift_common.images import composite_on_white
 from neurallift_ns.data.orbit_views import (
-    DIRECTION_NAMES,
     OrbitViewsConfig,
     ReferenceView,
     orbit_cameras,
@@ -29,6 +28,13 @@ from neurallift_ns.data.orbit_views import (
     view_major_rays,
 )
 from neurallift_ns.data.photo_dataparser import NeuralLiftPhotoDataParserConfig
+
+EXPORT_ELEVATION_SCALE = 0.9
+"""Exporters' cameras have elevations drawn uniformly over the sphere (an arcsine of a uniform number, in [-90, 90]
+degrees) and then scaled by this, so none is within 9 degrees of a pole: straight above or below the object the
+look-at frame's right vector vanishes (:func:`lift_common.cameras.look_at_camera_to_world` falls back to another up
+vector there), and the object's top and bottom are still seen from 81 degrees. The commit that added the factor gave
+no reason; this is what it does."""
 
 
 @dataclass
@@ -165,10 +171,7 @@ class NeuralLiftDataManager(VanillaDataManager):
             "num_views": num,
             "image_shape": (size, size),
             "cameras": cameras,
-            "azimuth_deg": views.azimuth_deg,
-            "elevation_deg": views.elevation_deg,
             "directions": views.directions,
-            "direction_names": [DIRECTION_NAMES[int(d)] for d in views.directions],
         }
         return ray_bundle, batch
 
@@ -179,7 +182,8 @@ class NeuralLiftDataManager(VanillaDataManager):
         num_rays = sampler.num_rays_per_batch if sampler is not None else self.config.train_num_rays_per_batch
         size = self.config.sampled_resolution
         azimuth = -180.0 + 360.0 * torch.rand(num_rays, generator=self._generator)
-        elevation = torch.rad2deg(torch.asin(2.0 * torch.rand(num_rays, generator=self._generator) - 1.0)) * 0.9
+        uniform = 2.0 * torch.rand(num_rays, generator=self._generator) - 1.0
+        elevation = torch.rad2deg(torch.asin(uniform)) * EXPORT_ELEVATION_SCALE
         radius = torch.full((num_rays,), self.config.dataparser.reference_radius)
         fov = torch.full((num_rays,), self.config.dataparser.reference_fov_deg)
         cameras = orbit_cameras(azimuth, elevation, radius, fov, size).to(self.device)

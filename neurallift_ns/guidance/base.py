@@ -1,9 +1,9 @@
 """The interface between the model and whatever prior completes the unseen views.
 
 The model renders sampled views and asks a guidance object for one loss on them; it never knows which prior is
-inside (Stable Diffusion with CLIP, a test's ground truth, or none). Guidance objects are built lazily, on the first
-training step that needs them, and live outside the model's module tree, so their (possibly large, frozen) networks
-never go into checkpoints and commands that do not train (ns-export, ns-viewer, ns-eval) never load them.
+inside (Stable Diffusion with CLIP, Zero-1-to-3, both, or a test's ground truth). Guidance objects are built lazily, on
+the first training step that needs them, and live outside the model's module tree, so their (possibly large, frozen)
+networks never go into checkpoints and commands that do not train (ns-export, ns-viewer, ns-eval) never load them.
 """
 
 from __future__ import annotations
@@ -62,20 +62,3 @@ class GuidanceConfig(InstantiateConfig):
         orbit as configured, unless the prior only knows some views (a view-conditioned model was trained at one
         field of view and distance). The pipeline applies it when it is set up."""
         return orbit
-
-
-class NoGuidance(Guidance):
-    """No prior: sampled views are shaped only by the regularisers (for fitting the photo alone)."""
-
-    def __init__(self, config: NoGuidanceConfig, **kwargs) -> None:
-        self.config = config
-
-    def __call__(self, images, cameras, directions, shading, step) -> GuidanceOutput:
-        return GuidanceOutput(loss=images.sum() * 0.0)
-
-
-@dataclass
-class NoGuidanceConfig(GuidanceConfig):
-    """No prior on sampled views."""
-
-    _target: Type = field(default_factory=lambda: NoGuidance)

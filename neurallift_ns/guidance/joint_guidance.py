@@ -91,10 +91,10 @@ class JointGuidance(Guidance):
         model_metadata: dict | None = None,
         prompt: str = "",
         negative_prompt: str = "",
-        options: str = "joint --",
+        option_prefix: str = "joint --",
         **kwargs,
     ) -> None:
-        """``options``: what comes before this guidance's options on the command line, for messages."""
+        """``option_prefix``: what comes before this guidance's options on the command line, for messages."""
         self.config = config
         priors = {
             "zero123": (config.lambda_zero123, config.zero123, {}),
@@ -111,7 +111,7 @@ class JointGuidance(Guidance):
                 prior.setup(
                     device=device,
                     model_metadata=model_metadata,
-                    options=f"{options}{name.replace('_', '-')}.",
+                    option_prefix=f"{option_prefix}{name.replace('_', '-')}.",
                     **text,
                 ),
             )

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from jaxtyping import Float, Int
 from nerfstudio.cameras.cameras import Cameras
-from rich.console import Console
+from nerfstudio.utils.rich_utils import CONSOLE
 from torch import Tensor
 
 from lift_common.cache_keys import CacheKey
@@ -37,9 +37,8 @@ from neurallift_ns.guidance.textual_inversion import TextualInversionConfig
 from neurallift_ns.guidance.timesteps import TimestepSchedule
 from neurallift_ns.shading import SHADING_MODES
 
-CONSOLE = Console()
 TEXTURELESS = SHADING_MODES.index("textureless")
-BLENDED = tuple(DIRECTION_NAMES.index(name) for name in ("front", "side", "back"))
+AZIMUTH_BLENDED_DIRECTIONS = tuple(DIRECTION_NAMES.index(name) for name in ("front", "side", "back"))
 """The directions whose prompts are blended by azimuth, in the order of :func:`azimuth_prompt_weights`."""
 
 
@@ -101,10 +100,10 @@ class StableDiffusionGuidance(Guidance):
         model_metadata: dict | None = None,
         prompt: str = "",
         negative_prompt: str = "",
-        options: str = "stable-diffusion --",
+        option_prefix: str = "stable-diffusion --",
         **kwargs,
     ) -> None:
-        """``options``: what comes before this guidance's options on the command line, for messages."""
+        """``option_prefix``: what comes before this guidance's options on the command line, for messages."""
         from neurallift_ns.guidance.clip_embedder import ClipImageEmbedder
         from neurallift_ns.guidance.stable_diffusion import StableDiffusion
 
@@ -112,8 +111,8 @@ class StableDiffusionGuidance(Guidance):
         self.device = torch.device(device)
         photo = reference_photo(model_metadata or {})
         with CONSOLE.status(f"Loading Stable Diffusion ({config.diffusion.model})"):
-            self.diffusion = StableDiffusion(config.diffusion, self.device, f"{options}diffusion.model")
-        token = self._learnt_token(photo, model_metadata or {}, options)
+            self.diffusion = StableDiffusion(config.diffusion, self.device, f"{option_prefix}diffusion.model")
+        token = self._learnt_token(photo, model_metadata or {}, option_prefix)
         self.subject = subject_prompt(prompt, token)
         prompts = [direction_prompt(self.subject, name) for name in DIRECTION_NAMES]
         self.direction_embeddings = self.diffusion.encode_prompts(prompts)
@@ -122,7 +121,7 @@ class StableDiffusionGuidance(Guidance):
         if max(config.clip_guidance_scales) > 0 or config.lambda_clip_image > 0:
             with CONSOLE.status(f"Loading CLIP ({config.clip_model})"):
                 self.clip = ClipImageEmbedder(
-                    config.clip_model, config.clip_pretrained, self.device, self.diffusion.dtype, options
+                    config.clip_model, config.clip_pretrained, self.device, self.diffusion.dtype, option_prefix
                 )
             photo_tensor = torch.from_numpy(photo).permute(2, 0, 1)[None].to(self.device)
             with torch.no_grad():
@@ -130,7 +129,7 @@ class StableDiffusionGuidance(Guidance):
         self.generator = torch.Generator().manual_seed(config.seed)
         CONSOLE.print(f"Guidance prompt: '{direction_prompt(self.subject, 'front')}' (and side, back, ... views)")
 
-    def _learnt_token(self, photo: np.ndarray, metadata: dict, options: str) -> str | None:
+    def _learnt_token(self, photo: np.ndarray, metadata: dict, option_prefix: str) -> str | None:
         """Load or learn the photo's token, if asked to; the token, or None."""
         from neurallift_ns.guidance.textual_inversion import train_textual_inversion
 
@@ -139,7 +138,7 @@ class StableDiffusionGuidance(Guidance):
             if not Path(config.learned_embedding).is_file():
                 raise UserInputError(
                     f"Learnt token file '{config.learned_embedding}' does not exist. Make one with "
-                    f"`ns-neurallift-finetune photo.png`, or drop {options}learned-embedding."
+                    f"`ns-neurallift-finetune photo.png`, or drop {option_prefix}learned-embedding."
                 )
             return self.diffusion.load_learned_embedding(Path(config.learned_embedding))
         if not config.adapt_to_photo:
@@ -192,7 +191,7 @@ class StableDiffusionGuidance(Guidance):
             diagnostics["clip_estimate_distance"] = float(distance[finite].mean()) if bool(finite.any()) else math.nan
             diagnostics["clip_skipped_views"] = float((~finite).sum())
 
-        loss, clipped = sds.distillation_loss(
+        loss, clipped = sds.score_distillation_loss_from_noise(
             latents, noise_pred, noise, timesteps, diffusion.alphas_cumprod, config.weighting, config.gradient_clip
         )
         diagnostics["score_distillation"] = float(loss.detach())
@@ -213,7 +212,8 @@ class StableDiffusionGuidance(Guidance):
             return discrete
         azimuth, _, _ = orbit_angles(cameras.camera_to_worlds[:, :3, 3].to(self.device))
         weights = azimuth_prompt_weights(azimuth)
-        blended = torch.einsum("vk,ktd->vtd", weights.to(discrete), self.direction_embeddings[list(BLENDED)])
+        blended_embeddings = self.direction_embeddings[list(AZIMUTH_BLENDED_DIRECTIONS)]
+        blended = torch.einsum("vk,ktd->vtd", weights.to(discrete), blended_embeddings)
         above_or_below = (directions == DIRECTION_NAMES.index("overhead")) | (
             directions == DIRECTION_NAMES.index("bottom")
         )
