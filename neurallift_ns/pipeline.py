@@ -1,5 +1,5 @@
-"""The ``neurallift`` pipeline: nerfstudio's, except that the model learns what kind of step each batch is, and
-evaluation also scores novel views by their CLIP similarity to the photo."""
+"""The ``neurallift`` pipeline: nerfstudio's, except that the model writes each view's look into the rays before
+rendering, and evaluation also scores novel views by their CLIP similarity to the photo."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class NeuralLiftPipelineConfig(VanillaPipelineConfig):
 
 class NeuralLiftPipeline(VanillaPipeline):
     """Before rendering a training batch, the model writes each ray's shading and background into the rays (the
-    model's forward sees only rays, so this is how a reference step and a sampled step reach it, also under DDP).
+    model's forward sees only rays, so this is how a view's look reaches it, also under DDP).
     Sampled views come from the orbit the model's prior asks for (a view-conditioned model only knows the photo's
     field of view and distance)."""
 

@@ -2,7 +2,9 @@
 
 Each training step is one or the other: after a short warm-up on the photo alone, one step in
 ``reference_step_interval`` is a reference step (stable-dreamfusion's ``known_view_interval``), so the photo is seen
-at a fixed rate all through training and the prior can never starve it.
+at a fixed rate all through training and the prior can never starve it. Every batch says which in
+``batch["is_reference"]``, the one place the model learns a step's kind (evaluation batches are the photo's pixels:
+reference).
 
 Outside training (``ns-export``, ``ns-eval``: test modes "test" and "inference"), ``next_train`` returns rays from
 cameras all around the object, so exported point clouds and meshes cover every side, not only the photo's.
@@ -201,6 +203,11 @@ class NeuralLiftDataManager(VanillaDataManager):
         if is_reference_step(step, self.config):
             return self._reference_step()
         return self._sampled_step(step)
+
+    def next_eval(self, step: int) -> Tuple[RayBundle, Dict]:
+        """Pixels of the photo's view with their colours (nerfstudio's), for the evaluation loss: a reference batch."""
+        ray_bundle, batch = super().next_eval(step)
+        return ray_bundle, {**batch, "is_reference": True}
 
     def next_eval_image(self, step: int) -> Tuple[Cameras, Dict]:
         """The reference view with its photo, then each evaluation orbit view in turn (without ground truth)."""
