@@ -13,7 +13,7 @@ checkpoints); commands that only read a checkpoint (``ns-export``, ``ns-viewer``
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Tuple, Type
 
@@ -24,7 +24,6 @@ from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.utils.rich_utils import CONSOLE
 from torch import Tensor
 
-from lift_common.cache_keys import CacheKey
 from lift_common.cameras import orbit_angles
 from lift_common.errors import UserInputError
 from neurallift_ns.data.orbit_views import DIRECTION_NAMES
@@ -131,7 +130,7 @@ class StableDiffusionGuidance(Guidance):
 
     def _learnt_token(self, photo: np.ndarray, metadata: dict, option_prefix: str) -> str | None:
         """Load or learn the photo's token, if asked to; the token, or None."""
-        from neurallift_ns.guidance.textual_inversion import train_textual_inversion
+        from neurallift_ns.guidance.textual_inversion import adapted_token
 
         config = self.config
         if config.learned_embedding is not None:
@@ -143,12 +142,7 @@ class StableDiffusionGuidance(Guidance):
             return self.diffusion.load_learned_embedding(Path(config.learned_embedding))
         if not config.adapt_to_photo:
             return None
-        output = adaptation_path(metadata, config)
-        if output.exists() and not state_incomplete(output, config.adaptation):
-            return self.diffusion.load_learned_embedding(output)
-        CONSOLE.print(f"Adapting the prior to the photo (textual inversion, {config.adaptation.steps} steps)")
-        train_textual_inversion(self.diffusion, photo, config.adaptation, output)
-        return config.adaptation.token
+        return adapted_token(self.diffusion, photo, metadata["image_path"], config.diffusion.model, config.adaptation)
 
     def __call__(
         self,
@@ -234,20 +228,3 @@ class StableDiffusionGuidance(Guidance):
             distance = self.photo_distance(self.diffusion.decode_latents(estimate))
             (gradient,) = torch.autograd.grad((distance * scales).sum(), estimate)
         return gradient.float(), distance.detach()
-
-
-def adaptation_path(metadata: dict, config: StableDiffusionGuidanceConfig) -> Path:
-    """Where the automatic textual inversion of this photo with these settings is kept (beside its preprocessing)."""
-    settings = {"model": config.diffusion.model, **asdict(config.adaptation)}
-    key = CacheKey(settings).hex(12)
-    return Path(metadata["image_path"]).parent / f"textual-inversion-{key}" / "learned_embeds.safetensors"
-
-
-def state_incomplete(output: Path, config: TextualInversionConfig) -> bool:
-    """Whether a saved textual inversion stopped before its last step (or its saved state cannot be read)."""
-    from neurallift_ns.guidance.textual_inversion import read_saved_state, state_path
-
-    if not state_path(output).exists():
-        return False
-    state = read_saved_state(output, explain=False)  # training says why, if it cannot be read
-    return state is None or int(state["step"]) < config.steps
