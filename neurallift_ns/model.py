@@ -31,6 +31,7 @@ from nerfstudio.utils import colormaps
 from nerfstudio.viewer.viewer_elements import ViewerNumber
 from torch import Tensor, nn
 
+from lift_common.errors import UserInputError
 from lift_common.marching_cubes import MarchingCubesSupport
 from lift_common.metrics import ImageQualityMetrics, psnr
 from lift_common.tcnn import field_implementation
@@ -142,23 +143,18 @@ class NeuralLiftModelConfig(ModelConfig):
     """Multiplies the distortion loss on reference steps (NeuralLift-360's front_dist_amplify, which multiplies the
     distortion loss, not the depth ranking loss)."""
     # Sampled-view losses.
-    prompt: str = ""
-    """What the object is, for the diffusion prior (e.g. "a ceramic coffee cup"); view words are appended. Empty:
-    "a photo of the object", or the token learnt on the photo."""
-    negative_prompt: str = ""
-    """What sampled views should not look like (classifier-free guidance's unconditional prompt)."""
     guidance: AnnotatedGuidanceUnion = field(default_factory=StableDiffusionGuidanceConfig)
     """The prior that supervises sampled views: stable-diffusion, zero123 or joint (a subcommand, after the other
     options; its own options follow it)."""
     lambda_guidance: float = 1e-3
-    """Weight of the prior's loss beside the photo's, whichever the prior (joint's own weights share it between its
-    two); 0 turns the prior off (nothing is loaded) and fits the photo alone. Not stable-dreamfusion's 1 (main.py) nor
-    Magic123's 0.025 for SD (magic123-coarse-sd.yaml): measured by this project's proof
+    """Weight of the prior's loss beside the photo's, whichever the prior, applied here and only here (the guidance's
+    loss comes unweighted; joint's own weights share it between its two); 0 turns the prior off (nothing is loaded)
+    and fits the photo alone. Not stable-dreamfusion's 1 (main.py) nor Magic123's 0.025 for SD
+    (magic123-coarse-sd.yaml): measured by this project's proof
     (tests/neurallift/test_keeps_the_photo_against_a_disagreeing_prior.py; the sweep is in
-    docs/neurallift_prior_defaults.md), a prior at Stable
-    Diffusion's estimated strength that pulls every view toward another object overwrites the photo at weight 1
-    (11 dB) and leaves it above 28 dB only below about 0.005; Adam's per-parameter steps still let a weak prior shape
-    what the photo does not show."""
+    docs/neurallift_prior_defaults.md), a prior at Stable Diffusion's estimated strength that pulls every view toward
+    another object overwrites the photo at weight 1 (11 dB) and leaves it above 28 dB only below about 0.005; Adam's
+    per-parameter steps still let a weak prior shape what the photo does not show."""
     lambda_orientation: float = 10.0
     """Weight of the orientation loss on normals facing away from the camera (the paper's lambda_orient)."""
     lambda_opacity: float = 1e-3
@@ -242,11 +238,14 @@ class NeuralLiftModel(Model):
     @cached_property
     def guidance(self) -> Guidance:
         """The guidance, built on first use (never by commands that do not train)."""
+        if self.config.prompt:  # nerfstudio's ModelConfig.prompt (``--prompt``), which a text prompt here is not
+            raise UserInputError(
+                "The prompt is an option of the prior that reads one: `ns-train neurallift --data photo.png "
+                'stable-diffusion --prompt "..."` (or `joint --stable-diffusion.prompt "..."`), not --prompt.'
+            )
         return self.config.guidance.setup(
             device=self.device,
             model_metadata=self.kwargs.get("metadata", {}),
-            prompt=self.config.prompt,
-            negative_prompt=self.config.negative_prompt,
             option_prefix=option_prefix(self.config.guidance),
         )
 

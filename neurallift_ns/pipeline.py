@@ -61,12 +61,9 @@ class NeuralLiftPipeline(VanillaPipeline):
                 self.model.get_outputs_for_camera(cameras[index : index + 1])["rgb"] for index in range(len(cameras))
             ]
         self.train()
-        guidance = self.model.config.guidance
+        clip_model, clip_pretrained = self.model.config.guidance.clip_for_evaluation()
         similarity = photo_clip_similarity(
-            torch.stack(renders),
-            self.model.kwargs["metadata"]["image_path"],
-            getattr(guidance, "clip_model", "ViT-B-16"),
-            getattr(guidance, "clip_pretrained", "openai"),
+            torch.stack(renders), self.model.kwargs["metadata"]["image_path"], clip_model, clip_pretrained
         )
         metrics = {"clip_similarity": float(similarity.mean())}
         if get_std:

@@ -18,13 +18,20 @@ from torch import Tensor
 
 from neurallift_ns.data.orbit_views import OrbitViewsConfig, ReferenceView
 
+DEFAULT_CLIP_MODEL = "ViT-B-16"
+"""open_clip model that scores novel views against the photo (ns-eval's clip_similarity), unless the guidance has its
+own CLIP: NeuralLift-360's."""
+DEFAULT_CLIP_PRETRAINED = "openai"
+"""Pretrained tag of that model."""
+
 
 @dataclass
 class GuidanceOutput:
     """A guidance loss and numbers worth logging about it."""
 
     loss: Float[Tensor, ""]
-    """Scalar to add to the training loss (already weighted)."""
+    """The prior's loss on the views, before the model's ``lambda_guidance``, which the model applies (the one weight
+    between prior and photo); a guidance may weigh its own parts inside it (joint: its two priors)."""
     diagnostics: dict[str, float] = field(default_factory=dict)
     """Logged per step, e.g. the timestep drawn or a CLIP distance."""
 
@@ -62,3 +69,9 @@ class GuidanceConfig(InstantiateConfig):
         orbit as configured, unless the prior only knows some views (a view-conditioned model was trained at one
         field of view and distance). The pipeline applies it when it is set up."""
         return orbit
+
+    def clip_for_evaluation(self) -> tuple[str, str]:
+        """The open_clip model and pretrained tag that score novel views' similarity to the photo in evaluation: this
+        prior's own CLIP where it has one, else :data:`DEFAULT_CLIP_MODEL`. Asked of the config, so evaluation never
+        loads the prior."""
+        return DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED

@@ -89,20 +89,13 @@ class JointGuidance(Guidance):
         config: JointGuidanceConfig,
         device: torch.device | str = "cpu",
         model_metadata: dict | None = None,
-        prompt: str = "",
-        negative_prompt: str = "",
         option_prefix: str = "joint --",
-        **kwargs,
     ) -> None:
         """``option_prefix``: what comes before this guidance's options on the command line, for messages."""
         self.config = config
         priors = {
-            "zero123": (config.lambda_zero123, config.zero123, {}),
-            "stable_diffusion": (
-                config.lambda_stable_diffusion,
-                config.stable_diffusion,
-                {"prompt": prompt, "negative_prompt": negative_prompt},
-            ),
+            "zero123": (config.lambda_zero123, config.zero123),
+            "stable_diffusion": (config.lambda_stable_diffusion, config.stable_diffusion),
         }
         # A prior weighted 0 is not loaded.
         self.priors: dict[str, tuple[float, Guidance]] = {
@@ -112,10 +105,9 @@ class JointGuidance(Guidance):
                     device=device,
                     model_metadata=model_metadata,
                     option_prefix=f"{option_prefix}{name.replace('_', '-')}.",
-                    **text,
                 ),
             )
-            for name, (weight, prior, text) in priors.items()
+            for name, (weight, prior) in priors.items()
             if weight != 0
         }
 

@@ -28,7 +28,13 @@ from lift_common.cameras import orbit_angles
 from lift_common.errors import UserInputError
 from neurallift_ns.data.orbit_views import DIRECTION_NAMES
 from neurallift_ns.guidance import score_distillation as sds
-from neurallift_ns.guidance.base import Guidance, GuidanceConfig, GuidanceOutput
+from neurallift_ns.guidance.base import (
+    DEFAULT_CLIP_MODEL,
+    DEFAULT_CLIP_PRETRAINED,
+    Guidance,
+    GuidanceConfig,
+    GuidanceOutput,
+)
 from neurallift_ns.guidance.prompts import azimuth_prompt_weights, direction_prompt, subject_prompt
 from neurallift_ns.guidance.reference import reference_photo
 from neurallift_ns.guidance.stable_diffusion import StableDiffusionLoadOptions
@@ -48,6 +54,11 @@ class StableDiffusionGuidanceConfig(GuidanceConfig):
     _target: Type = field(default_factory=lambda: StableDiffusionGuidance)
     diffusion: StableDiffusionLoadOptions = field(default_factory=StableDiffusionLoadOptions)
     """Which Stable Diffusion model, and how it is loaded."""
+    prompt: str = ""
+    """What the object is (e.g. "a ceramic coffee cup"); view words are appended. Empty: "a photo of the object", or
+    the token learnt on the photo."""
+    negative_prompt: str = ""
+    """What sampled views should not look like (classifier-free guidance's unconditional prompt)."""
     guidance_scale: float = 10.0
     """Classifier-free guidance scale of the noise prediction. 10 is stable-dreamfusion's for Stable Diffusion beside a
     photo (main.py, image mode; its text-only default and NeuralLift-360's are 100): the photo, not a strong text
@@ -71,10 +82,10 @@ class StableDiffusionGuidanceConfig(GuidanceConfig):
     """Learn a token for the photo (textual inversion) before training, cached beside the photo, and use it."""
     adaptation: TextualInversionConfig = field(default_factory=TextualInversionConfig)
     """Settings of that textual inversion."""
-    clip_model: str = "ViT-B-16"
+    clip_model: str = DEFAULT_CLIP_MODEL
     """open_clip model for CLIP guidance: an architecture name (with --...clip-pretrained), hf-hub:owner/name, or a
     folder with open_clip_config.json and weights."""
-    clip_pretrained: str = "openai"
+    clip_pretrained: str = DEFAULT_CLIP_PRETRAINED
     """Pretrained tag (or weights file) of an architecture-name CLIP model."""
     clip_guidance_scales: Tuple[float, float, float, float, float] = (100.0, 10.0, 0.0, 0.0, 0.0)
     """CLIP guidance scale of sampled views labelled front, side, back, overhead and bottom (textureless views get
@@ -85,6 +96,10 @@ class StableDiffusionGuidanceConfig(GuidanceConfig):
     """Weight of the CLIP loss between front sampled renders and the photo (NeuralLift-360's clip_img_weight)."""
     seed: int = 0
     """Seed of the timesteps and noise drawn."""
+
+    def clip_for_evaluation(self) -> tuple[str, str]:
+        """This guidance's own CLIP model scores novel views too."""
+        return self.clip_model, self.clip_pretrained
 
 
 class StableDiffusionGuidance(Guidance):
@@ -97,10 +112,7 @@ class StableDiffusionGuidance(Guidance):
         config: StableDiffusionGuidanceConfig,
         device: torch.device | str = "cpu",
         model_metadata: dict | None = None,
-        prompt: str = "",
-        negative_prompt: str = "",
         option_prefix: str = "stable-diffusion --",
-        **kwargs,
     ) -> None:
         """``option_prefix``: what comes before this guidance's options on the command line, for messages."""
         from neurallift_ns.guidance.clip_embedder import ClipImageEmbedder
@@ -112,10 +124,10 @@ class StableDiffusionGuidance(Guidance):
         with CONSOLE.status(f"Loading Stable Diffusion ({config.diffusion.model})"):
             self.diffusion = StableDiffusion(config.diffusion, self.device, f"{option_prefix}diffusion.model")
         token = self._learnt_token(photo, model_metadata or {}, option_prefix)
-        self.subject = subject_prompt(prompt, token)
+        self.subject = subject_prompt(config.prompt, token)
         prompts = [direction_prompt(self.subject, name) for name in DIRECTION_NAMES]
         self.direction_embeddings = self.diffusion.encode_prompts(prompts)
-        self.negative_embedding = self.diffusion.encode_prompts([negative_prompt])
+        self.negative_embedding = self.diffusion.encode_prompts([config.negative_prompt])
         self.clip = None
         if max(config.clip_guidance_scales) > 0 or config.lambda_clip_image > 0:
             with CONSOLE.status(f"Loading CLIP ({config.clip_model})"):

@@ -87,7 +87,6 @@ class Zero123Guidance(Guidance):
         device: torch.device | str = "cpu",
         model_metadata: dict | None = None,
         option_prefix: str = "zero123 --",
-        **kwargs,
     ) -> None:
         """``option_prefix``: what comes before this guidance's options on the command line, for messages."""
         from neurallift_ns.guidance.zero123 import Zero123

@@ -46,7 +46,7 @@ def config(tiny_stable_diffusion, tiny_open_clip) -> StableDiffusionGuidanceConf
 def guidance(config, photo_metadata):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_HUB_OFFLINE", "1")
-        return config.setup(device="cpu", model_metadata=photo_metadata, prompt="a cup")
+        return replace(config, prompt="a cup").setup(device="cpu", model_metadata=photo_metadata)
 
 
 def _cameras(*azimuths: float):
@@ -184,7 +184,7 @@ def test_adapting_to_the_photo_learns_its_token_once_and_prompts_with_it(config,
     adapting = replace(config, adapt_to_photo=True, adaptation=adaptation)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_HUB_OFFLINE", "1")
-        first = adapting.setup(device="cpu", model_metadata=metadata, prompt="a mug")
+        first = replace(adapting, prompt="a mug").setup(device="cpu", model_metadata=metadata)
         learnt = adaptation_path(photo, adapting.diffusion.model, adaptation)
         assert learnt.parent.parent == tmp_path and learnt.exists()
         assert first.subject == "a photo of <cup>, a mug"
