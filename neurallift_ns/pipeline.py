@@ -1,5 +1,8 @@
-"""The ``neurallift`` pipeline: nerfstudio's, except that the model writes each view's look into the rays before
-rendering, and evaluation also scores novel views by their CLIP similarity to the photo."""
+"""The ``neurallift`` pipeline: nerfstudio's training and evaluation loop, fitted to one photo's views.
+
+Before rendering a training batch the model writes each view's look into the rays, and evaluation also scores novel
+views by their CLIP similarity to the photo.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Adapting the diffusion prior to the photo: textual inversion of a new token on the object alone, and its cache.
+"""Adapting the diffusion prior to the photo: a new token learnt by textual inversion on the object alone.
 
 A new word (``<object>`` by default) is added to the tokenizer, its embedding initialised from a familiar word, and
 only that embedding is trained to denoise augmented copies of the photo's object on a plain white background (random
