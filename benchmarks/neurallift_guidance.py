@@ -198,6 +198,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
     def sampled_views(_) -> dict:
         views = sample_orbit_views(args.views, args.resolution, orbit, step=1000, generator=generator)
         return {
+            "is_reference": False,
             "cameras": views.cameras.to(device),
             "directions": views.directions,
             "num_views": args.views,

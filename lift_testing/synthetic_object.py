@@ -153,7 +153,7 @@ class DisagreeingPriorGuidance(Guidance):
         with torch.no_grad():
             target = latent_like(render(cameras, other=True)[0].to(images))
             gradient = fixed_magnitude(latents - target, self.config.magnitude)
-        return GuidanceOutput(loss=sds.score_distillation_loss(latents, gradient))
+        return GuidanceOutput(loss=sds.loss_with_gradient(latents, gradient))
 
 
 @dataclass
@@ -177,7 +177,7 @@ class NoisyPriorGuidance(Guidance):
     def __call__(self, images, cameras, directions, shading, step) -> GuidanceOutput:
         latents = latent_like(images)
         noise = torch.randn(latents.shape, generator=self.generator).to(latents)
-        return GuidanceOutput(loss=sds.score_distillation_loss(latents, self.config.magnitude * noise))
+        return GuidanceOutput(loss=sds.loss_with_gradient(latents, self.config.magnitude * noise))
 
 
 @dataclass

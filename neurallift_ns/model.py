@@ -1,10 +1,10 @@
-"""The ``neurallift`` model: NeuralLift-360's field, shading and losses around a pluggable guidance.
+"""The ``neurallift`` model: wires NeuralLift-360's field, view looks and guidance, and sums their weighted losses.
 
-Each training step is a reference step (the photo's view: albedo, white background, supervised by the photo, its
-mask and the rough depth's order) or a sampled step (views around the object, shaded at random and seen against a
-random colour or the background network, supervised by the guidance and regularisers). The pipeline tells the model
-which, through per-ray metadata written by :meth:`NeuralLiftModel.prepare_rays`; renders without it (viewer,
-``ns-render``, ``ns-eval``) are albedo on white, the photo's own background.
+Each training step is a reference step (the photo's view, supervised by the photo, its mask and the rough depth's
+order) or a sampled step (views around the object, supervised by the guidance and regularisers); the datamanager says
+which in ``batch["is_reference"]``. Before rendering, :meth:`NeuralLiftModel.prepare_rays` writes how each view looks
+into its rays (:mod:`neurallift_ns.view_rendering`), and the pixel gradients of photo and prior are watched by
+:class:`~neurallift_ns.prior_balance.PriorBalanceMonitor`.
 
 Sampling is nerfacto's proposal networks (two small hash-grid density fields) inside the scene box: a handful of
 samples per ray where the object is, so a 128^2 view renders with small memory on a GPU.
@@ -31,22 +31,20 @@ from nerfstudio.utils import colormaps
 from nerfstudio.viewer.viewer_elements import ViewerNumber
 from torch import Tensor, nn
 
+from lift_common.errors import UserInputError
 from lift_common.marching_cubes import MarchingCubesSupport
 from lift_common.metrics import ImageQualityMetrics, psnr
 from lift_common.tcnn import field_implementation
-from neurallift_ns import losses
+from neurallift_ns import losses, view_rendering
 from neurallift_ns.field import BackgroundField, NeuralLiftField
 from neurallift_ns.guidance.base import Guidance
 from neurallift_ns.guidance.guidance_configs import AnnotatedGuidanceUnion, option_prefix
 from neurallift_ns.guidance.stable_diffusion_guidance import StableDiffusionGuidanceConfig
-from neurallift_ns.shading import SHADING_MODES, random_light_directions, shade
+from neurallift_ns.prior_balance import PriorBalanceMonitor
+from neurallift_ns.view_rendering import SHADING_KEY, reference_view_looks, sampled_view_looks
 
-# Per-ray metadata written by prepare_rays.
-SHADING_KEY = "shading_mode"
-LIGHT_KEY = "light_direction"
-BACKGROUND_KEY = "background_rgb"
-USE_BACKGROUND_NETWORK_KEY = "use_background_network"
-SAMPLED_VIEW_KEY = "is_sampled_view"
+IS_REFERENCE_KEY = "is_reference"
+"""The batch key, set by the datamanager, that says whether a step is a reference step (True) or a sampled one."""
 
 
 @dataclass
@@ -145,23 +143,18 @@ class NeuralLiftModelConfig(ModelConfig):
     """Multiplies the distortion loss on reference steps (NeuralLift-360's front_dist_amplify, which multiplies the
     distortion loss, not the depth ranking loss)."""
     # Sampled-view losses.
-    prompt: str = ""
-    """What the object is, for the diffusion prior (e.g. "a ceramic coffee cup"); view words are appended. Empty:
-    "a photo of the object", or the token learnt on the photo."""
-    negative_prompt: str = ""
-    """What sampled views should not look like (classifier-free guidance's unconditional prompt)."""
     guidance: AnnotatedGuidanceUnion = field(default_factory=StableDiffusionGuidanceConfig)
     """The prior that supervises sampled views: stable-diffusion, zero123 or joint (a subcommand, after the other
     options; its own options follow it)."""
     lambda_guidance: float = 1e-3
-    """Weight of the prior's loss beside the photo's, whichever the prior (joint's own weights share it between its
-    two); 0 turns the prior off (nothing is loaded) and fits the photo alone. Not stable-dreamfusion's 1 (main.py) nor
-    Magic123's 0.025 for SD (magic123-coarse-sd.yaml): measured by this project's proof
+    """Weight of the prior's loss beside the photo's, whichever the prior, applied here and only here (the guidance's
+    loss comes unweighted; joint's own weights share it between its two); 0 turns the prior off (nothing is loaded)
+    and fits the photo alone. Not stable-dreamfusion's 1 (main.py) nor Magic123's 0.025 for SD
+    (magic123-coarse-sd.yaml): measured by this project's proof
     (tests/neurallift/test_keeps_the_photo_against_a_disagreeing_prior.py; the sweep is in
-    docs/neurallift_prior_defaults.md), a prior at Stable
-    Diffusion's estimated strength that pulls every view toward another object overwrites the photo at weight 1
-    (11 dB) and leaves it above 28 dB only below about 0.005; Adam's per-parameter steps still let a weak prior shape
-    what the photo does not show."""
+    docs/neurallift_prior_defaults.md), a prior at Stable Diffusion's estimated strength that pulls every view toward
+    another object overwrites the photo at weight 1 (11 dB) and leaves it above 28 dB only below about 0.005; Adam's
+    per-parameter steps still let a weak prior shape what the photo does not show."""
     lambda_orientation: float = 10.0
     """Weight of the orientation loss on normals facing away from the camera (the paper's lambda_orient)."""
     lambda_opacity: float = 1e-3
@@ -227,9 +220,8 @@ class NeuralLiftModel(Model):
         self.renderer_depth = DepthRenderer(method="expected")
         self.renderer_normals = NormalsRenderer()
         self.step = 0
-        self._generator = torch.Generator().manual_seed(0)
-        self._pixel_gradient_norms: dict[str, Tensor] = {}  # the latest of each kind of step, for their ratio
-        self._balance_for_viewer: Tensor | None = None
+        self._generator = torch.Generator().manual_seed(0)  # sampled views' looks and the depth ranking's pairs
+        self.prior_balance = PriorBalanceMonitor()
         # Read-only: the viewer shows the balance of prior against photo as training goes on.
         self.viewer_prior_balance = ViewerNumber(
             "Prior / photo gradient",
@@ -246,12 +238,15 @@ class NeuralLiftModel(Model):
     @cached_property
     def guidance(self) -> Guidance:
         """The guidance, built on first use (never by commands that do not train)."""
+        if self.config.prompt:  # nerfstudio's ModelConfig.prompt (``--prompt``), which a text prompt here is not
+            raise UserInputError(
+                "The prompt is an option of the prior that reads one: `ns-train neurallift --data photo.png "
+                'stable-diffusion --prompt "..."` (or `joint --stable-diffusion.prompt "..."`), not --prompt.'
+            )
         return self.config.guidance.setup(
             device=self.device,
             model_metadata=self.kwargs.get("metadata", {}),
-            prompt=self.config.prompt,
-            negative_prompt=self.config.negative_prompt,
-            options=option_prefix(self.config.guidance),
+            option_prefix=option_prefix(self.config.guidance),
         )
 
     def get_param_groups(self) -> dict[str, list[nn.Parameter]]:
@@ -267,8 +262,8 @@ class NeuralLiftModel(Model):
     def get_training_callbacks(
         self, training_callback_attributes: TrainingCallbackAttributes
     ) -> List[TrainingCallback]:
-        # The trainer's loss scaler, to unscale the pixel gradients the balance is measured on (outside the modules).
-        self.__dict__["grad_scaler"] = getattr(training_callback_attributes, "grad_scaler", None)
+        # The trainer's loss scaler, to unscale the pixel gradients the balance is measured on.
+        self.prior_balance.grad_scaler = getattr(training_callback_attributes, "grad_scaler", None)
 
         def before_step(step: int) -> None:
             if self.config.lambda_guidance > 0:
@@ -276,41 +271,15 @@ class NeuralLiftModel(Model):
             self.update_to_step(step)
 
         def after_step(step: int) -> None:
-            if self._balance_for_viewer is not None:
-                self.viewer_prior_balance.value = float(self._balance_for_viewer)
-                self._balance_for_viewer = None
+            ratio = self.prior_balance.take_new_ratio()
+            if ratio is not None:
+                self.viewer_prior_balance.value = ratio
 
         return [
             TrainingCallback([TrainingCallbackLocation.BEFORE_TRAIN_ITERATION], before_step),
             TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], self.proposal_sampler.step_cb),
             TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], after_step),
         ]
-
-    def _watch_pixel_gradient(self, rgb: Tensor, is_reference: bool, metrics_dict: dict) -> None:
-        """Log the norm of the gradient that reaches the rendered pixels (the photo loss's on reference steps, the
-        prior's on sampled steps), the latest of the other kind beside it, and once both are known their ratio
-        ``prior_photo_gradient_ratio``, so a user sees which one is winning. Norms are read in the backward pass,
-        unscaled from mixed precision; every logged step carries all three, whichever kind of step it is."""
-        kind = "photo" if is_reference else "guidance"
-        current = torch.zeros((), device=rgb.device)
-        norms = {**self._pixel_gradient_norms, kind: current}
-        for name, norm in norms.items():
-            metrics_dict[f"pixel_gradient_norm/{name}"] = norm
-        ratio = torch.zeros((), device=rgb.device) if len(norms) == 2 else None
-        if ratio is not None:
-            metrics_dict["prior_photo_gradient_ratio"] = ratio
-        scaler = self.__dict__.get("grad_scaler")
-
-        def record(gradient: Tensor) -> None:
-            with torch.no_grad():
-                scale = scaler.get_scale() if scaler is not None and scaler.is_enabled() else 1.0
-                current.copy_(gradient.float().norm() / scale)
-                self._pixel_gradient_norms[kind] = current
-                if ratio is not None:
-                    ratio.copy_(norms["guidance"] / norms["photo"].clamp(min=1e-12))
-                    self._balance_for_viewer = ratio
-
-        rgb.register_hook(record)
 
     def update_to_step(self, step: int) -> None:
         """Set what follows the training step: the blob's fade and the proposal weights' anneal.
@@ -325,51 +294,25 @@ class NeuralLiftModel(Model):
         slope = self.config.proposal_weights_anneal_slope
         self.proposal_sampler.set_anneal(slope * fraction / ((slope - 1.0) * fraction + 1.0))
 
-    # How each training step's views are shaded and composited.
-
     def prepare_rays(self, ray_bundle: RayBundle, batch: dict) -> RayBundle:
-        """Write each ray's shading, light and background into its metadata, for this step's kind of views."""
-        num_rays = ray_bundle.shape[0]
-        device = ray_bundle.origins.device
-        is_reference = batch.get("is_reference", "image" in batch)
-        if is_reference:
-            modes = torch.zeros(num_rays, 1, dtype=torch.long)
-            lights = torch.zeros(num_rays, 3)
-            backgrounds = torch.ones(num_rays, 3)  # the photo is on white
-            use_network = torch.zeros(num_rays, 1, dtype=torch.bool)
-        else:
-            num_views = batch.get("num_views", 1)
-            rays_per_view = num_rays // num_views
-            if self.step < self.config.shading_start_step:
-                view_modes = torch.zeros(num_views, dtype=torch.long)
-            else:
-                probabilities = torch.tensor(self.config.shading_probabilities, dtype=torch.float)
-                view_modes = torch.multinomial(probabilities, num_views, replacement=True, generator=self._generator)
-            cameras = batch.get("cameras")
-            positions = cameras.camera_to_worlds[:, :, 3].cpu() if cameras is not None else torch.randn(num_views, 3)
-            view_lights = random_light_directions(positions, generator=self._generator)
-            random_colour = torch.rand(num_views, 1, generator=self._generator) < self.config.p_random_background
-            random_colour &= (view_modes != SHADING_MODES.index("textureless"))[:, None]
-            low, high = self.config.random_background_range
-            colours = low + (high - low) * torch.rand(num_views, 3, generator=self._generator)
-            view_backgrounds = torch.where(random_colour, colours, 1.0)
-            view_network = ~random_colour & (self.config.background == "network")
-            batch["shading"] = view_modes
-            modes = view_modes.repeat_interleave(rays_per_view)[:, None]
-            lights = view_lights.repeat_interleave(rays_per_view, dim=0)
-            backgrounds = view_backgrounds.repeat_interleave(rays_per_view, dim=0)
-            use_network = view_network.repeat_interleave(rays_per_view, dim=0)
-        ray_bundle.metadata = dict(
-            ray_bundle.metadata or {},
-            **{
-                SHADING_KEY: modes.to(device),
-                LIGHT_KEY: lights.to(device),
-                BACKGROUND_KEY: backgrounds.to(device),
-                USE_BACKGROUND_NETWORK_KEY: use_network.to(device),
-                SAMPLED_VIEW_KEY: torch.full((num_rays, 1), not is_reference, dtype=torch.bool, device=device),
-            },
+        """``ray_bundle`` with how each of this step's views looks written into its rays (see
+        :mod:`neurallift_ns.view_rendering`); the renderer reads it back, and the shading reaches the guidance through
+        the outputs."""
+        config = self.config
+        if batch[IS_REFERENCE_KEY]:
+            return reference_view_looks().write_into(ray_bundle, needs_normals=False)
+        cameras = batch.get("cameras")
+        looks = sampled_view_looks(
+            batch.get("num_views", 1),
+            cameras.camera_to_worlds[:, :, 3] if cameras is not None else None,
+            shaded=self.step >= config.shading_start_step,
+            shading_probabilities=config.shading_probabilities,
+            p_random_background=config.p_random_background,
+            random_background_range=config.random_background_range,
+            background_network=config.background == "network",
+            generator=self._generator,
         )
-        return ray_bundle
+        return looks.write_into(ray_bundle, needs_normals=config.lambda_orientation > 0)
 
     def get_outputs(self, ray_bundle: RayBundle) -> dict[str, Tensor]:
         ray_samples, weights_list, ray_samples_list = self.proposal_sampler(ray_bundle, density_fns=self.density_fns)
@@ -380,26 +323,14 @@ class NeuralLiftModel(Model):
         ray_samples_list.append(ray_samples)
 
         metadata = ray_bundle.metadata or {}
-        modes = metadata.get(SHADING_KEY)
-        lit = modes is not None and bool((modes > 0).any())
-        sampled_view = SAMPLED_VIEW_KEY in metadata and bool(metadata[SAMPLED_VIEW_KEY].any())
-        needs_normals = not self.training or lit or (self.config.lambda_orientation > 0 and sampled_view)
+        needs_normals = not self.training or view_rendering.needs_normals(metadata)
         normals = self.field.normals_at(ray_samples.frustums.get_positions()) if needs_normals else None
-
-        colour = albedo
-        if lit:
-            light = metadata[LIGHT_KEY][:, None, :].expand_as(albedo)
-            for index, mode in enumerate(SHADING_MODES[1:], start=1):
-                chosen = (modes == index)[:, None, :]
-                if chosen.any():
-                    colour = torch.where(chosen, shade(albedo, normals, light, mode, self.config.ambient), colour)
-
+        colour = view_rendering.shade_samples(albedo, normals, metadata, self.config.ambient)
         accumulation = self.renderer_accumulation(weights)
         foreground = (weights * colour).sum(dim=-2)
-        background = metadata.get(BACKGROUND_KEY, torch.ones_like(foreground))
-        if USE_BACKGROUND_NETWORK_KEY in metadata and bool(metadata[USE_BACKGROUND_NETWORK_KEY].any()):
-            network = self.background_field(ray_bundle.directions)
-            background = torch.where(metadata[USE_BACKGROUND_NETWORK_KEY], network, background)
+        background = view_rendering.background_colours(
+            metadata, foreground, lambda: self.background_field(ray_bundle.directions)
+        )
         outputs = {
             "rgb": foreground + (1.0 - accumulation) * background,
             "accumulation": accumulation,
@@ -412,6 +343,8 @@ class NeuralLiftModel(Model):
             outputs["ray_samples_list"] = ray_samples_list
             if normals is not None:
                 outputs["orientation"] = orientation_loss(weights.detach(), normals, ray_bundle.directions)
+            if SHADING_KEY in metadata:
+                outputs[SHADING_KEY] = metadata[SHADING_KEY]  # for the guidance, which is told each view's shading
         return outputs
 
     def get_rgba_image(self, outputs: dict[str, Tensor], output_name: str = "rgb") -> Tensor:
@@ -425,26 +358,27 @@ class NeuralLiftModel(Model):
 
     def get_metrics_dict(self, outputs, batch) -> dict[str, Tensor]:
         metrics = {}
-        if "image" in batch:
+        if "image" in batch:  # a ground-truth photo to compare with: reference steps and evaluation batches
             metrics["psnr"] = psnr(outputs["rgb"].detach(), batch["image"])
         return metrics
 
     def get_loss_dict(self, outputs, batch, metrics_dict=None) -> dict[str, Tensor]:
         config = self.config
+        is_reference = batch[IS_REFERENCE_KEY]
         loss = {}
         if self.training:
             loss["interlevel"] = config.lambda_interlevel * interlevel_loss(
                 outputs["weights_list"], outputs["ray_samples_list"]
             )
-            amplify = config.reference_distortion_amplify if "image" in batch else 1.0
+            amplify = config.reference_distortion_amplify if is_reference else 1.0
             loss["distortion"] = (
                 amplify
                 * config.lambda_distortion
                 * distortion_loss(outputs["weights_list"], outputs["ray_samples_list"])
             )
         if self.training and metrics_dict is not None and outputs["rgb"].requires_grad:
-            self._watch_pixel_gradient(outputs["rgb"], "image" in batch, metrics_dict)
-        if "image" in batch:
+            self.prior_balance.watch(outputs["rgb"], is_reference, metrics_dict)
+        if is_reference:
             loss.update(self._reference_losses(outputs, batch))
         elif self.training:
             loss.update(self._sampled_view_losses(outputs, batch, metrics_dict))
@@ -497,8 +431,13 @@ class NeuralLiftModel(Model):
             loss["orientation"] = config.lambda_orientation * outputs["orientation"].mean()
         if "cameras" in batch and config.lambda_guidance > 0:
             height, width = batch["image_shape"]
-            images = outputs["rgb"].reshape(batch["num_views"], height, width, 3)
-            shading = batch.get("shading", torch.zeros_like(batch["directions"]))
+            num_views = batch["num_views"]
+            images = outputs["rgb"].reshape(num_views, height, width, 3)
+            shading = (
+                outputs[SHADING_KEY].reshape(num_views, -1)[:, 0]
+                if SHADING_KEY in outputs
+                else torch.zeros_like(batch["directions"])
+            )
             guided = self.guidance(images, batch["cameras"], batch["directions"], shading, self.step)
             loss["guidance"] = config.lambda_guidance * guided.loss
             if metrics_dict is not None:
@@ -511,7 +450,7 @@ class NeuralLiftModel(Model):
         depth = colormaps.apply_depth_colormap(outputs["depth"], accumulation=outputs["accumulation"])
         accumulation = colormaps.apply_colormap(outputs["accumulation"])
         normals = outputs.get("normals", torch.zeros_like(outputs["rgb"]))
-        if "image" not in batch:  # an evaluation orbit view: images for the logs, no ground truth
+        if "image" not in batch:  # an evaluation orbit view: images for the logs, no ground truth to score against
             return {}, {"novel_view": torch.cat([outputs["rgb"], normals, depth, accumulation], dim=1)}
         image = batch["image"].to(outputs["rgb"].device)
         metrics = self.image_metrics.all(image, outputs["rgb"])

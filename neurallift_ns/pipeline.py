@@ -1,5 +1,8 @@
-"""The ``neurallift`` pipeline: nerfstudio's, except that the model learns what kind of step each batch is, and
-evaluation also scores novel views by their CLIP similarity to the photo."""
+"""The ``neurallift`` pipeline: nerfstudio's training and evaluation loop, fitted to one photo's views.
+
+Before rendering a training batch the model writes each view's look into the rays, and evaluation also scores novel
+views by their CLIP similarity to the photo.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ class NeuralLiftPipelineConfig(VanillaPipelineConfig):
 
 class NeuralLiftPipeline(VanillaPipeline):
     """Before rendering a training batch, the model writes each ray's shading and background into the rays (the
-    model's forward sees only rays, so this is how a reference step and a sampled step reach it, also under DDP).
+    model's forward sees only rays, so this is how a view's look reaches it, also under DDP).
     Sampled views come from the orbit the model's prior asks for (a view-conditioned model only knows the photo's
     field of view and distance)."""
 
@@ -61,12 +64,9 @@ class NeuralLiftPipeline(VanillaPipeline):
                 self.model.get_outputs_for_camera(cameras[index : index + 1])["rgb"] for index in range(len(cameras))
             ]
         self.train()
-        guidance = self.model.config.guidance
+        clip_model, clip_pretrained = self.model.config.guidance.clip_for_evaluation()
         similarity = photo_clip_similarity(
-            torch.stack(renders),
-            self.model.kwargs["metadata"]["image_path"],
-            getattr(guidance, "clip_model", "ViT-B-16"),
-            getattr(guidance, "clip_pretrained", "openai"),
+            torch.stack(renders), self.model.kwargs["metadata"]["image_path"], clip_model, clip_pretrained
         )
         metrics = {"clip_similarity": float(similarity.mean())}
         if get_std:

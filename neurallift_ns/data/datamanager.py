@@ -2,7 +2,9 @@
 
 Each training step is one or the other: after a short warm-up on the photo alone, one step in
 ``reference_step_interval`` is a reference step (stable-dreamfusion's ``known_view_interval``), so the photo is seen
-at a fixed rate all through training and the prior can never starve it.
+at a fixed rate all through training and the prior can never starve it. Every batch says which in
+``batch["is_reference"]``, the one place the model learns a step's kind (evaluation batches are the photo's pixels:
+reference).
 
 Outside training (``ns-export``, ``ns-eval``: test modes "test" and "inference"), ``next_train`` returns rays from
 cameras all around the object, so exported point clouds and meshes cover every side, not only the photo's.
@@ -21,7 +23,6 @@ from nerfstudio.data.datamanagers.base_datamanager import VanillaDataManager, Va
 
 from lift_common.images import composite_on_white
 from neurallift_ns.data.orbit_views import (
-    DIRECTION_NAMES,
     OrbitViewsConfig,
     ReferenceView,
     orbit_cameras,
@@ -29,6 +30,13 @@ from neurallift_ns.data.orbit_views import (
     view_major_rays,
 )
 from neurallift_ns.data.photo_dataparser import NeuralLiftPhotoDataParserConfig
+
+EXPORT_ELEVATION_SCALE = 0.9
+"""Exporters' cameras have elevations drawn uniformly over the sphere (an arcsine of a uniform number, in [-90, 90]
+degrees) and then scaled by this, so none is within 9 degrees of a pole: straight above or below the object the
+look-at frame's right vector vanishes (:func:`lift_common.cameras.look_at_camera_to_world` falls back to another up
+vector there), and the object's top and bottom are still seen from 81 degrees. The commit that added the factor gave
+no reason; this is what it does."""
 
 
 @dataclass
@@ -165,10 +173,7 @@ class NeuralLiftDataManager(VanillaDataManager):
             "num_views": num,
             "image_shape": (size, size),
             "cameras": cameras,
-            "azimuth_deg": views.azimuth_deg,
-            "elevation_deg": views.elevation_deg,
             "directions": views.directions,
-            "direction_names": [DIRECTION_NAMES[int(d)] for d in views.directions],
         }
         return ray_bundle, batch
 
@@ -179,7 +184,8 @@ class NeuralLiftDataManager(VanillaDataManager):
         num_rays = sampler.num_rays_per_batch if sampler is not None else self.config.train_num_rays_per_batch
         size = self.config.sampled_resolution
         azimuth = -180.0 + 360.0 * torch.rand(num_rays, generator=self._generator)
-        elevation = torch.rad2deg(torch.asin(2.0 * torch.rand(num_rays, generator=self._generator) - 1.0)) * 0.9
+        uniform = 2.0 * torch.rand(num_rays, generator=self._generator) - 1.0
+        elevation = torch.rad2deg(torch.asin(uniform)) * EXPORT_ELEVATION_SCALE
         radius = torch.full((num_rays,), self.config.dataparser.reference_radius)
         fov = torch.full((num_rays,), self.config.dataparser.reference_fov_deg)
         cameras = orbit_cameras(azimuth, elevation, radius, fov, size).to(self.device)
@@ -197,6 +203,11 @@ class NeuralLiftDataManager(VanillaDataManager):
         if is_reference_step(step, self.config):
             return self._reference_step()
         return self._sampled_step(step)
+
+    def next_eval(self, step: int) -> Tuple[RayBundle, Dict]:
+        """Pixels of the photo's view with their colours (nerfstudio's), for the evaluation loss: a reference batch."""
+        ray_bundle, batch = super().next_eval(step)
+        return ray_bundle, {**batch, "is_reference": True}
 
     def next_eval_image(self, step: int) -> Tuple[Cameras, Dict]:
         """The reference view with its photo, then each evaluation orbit view in turn (without ground truth)."""

@@ -62,11 +62,9 @@ class NeuralLiftPhotoDataParser(DataParser):
             alpha_color=torch.ones(3),  # the framed photo is RGBA: the object on white, the background NeuralLift uses
             scene_box=SceneBox(aabb=torch.tensor([[-half] * 3, [half] * 3], dtype=torch.float32)),
             metadata={
-                "photo_path": preprocessed.inputs.photo,
                 "image_path": preprocessed.image_path,
                 "mask_path": preprocessed.mask_path,
                 "depth_path": preprocessed.depth_path,
-                "preview_path": preprocessed.preview_path,
                 "reference_camera_to_world": cameras.camera_to_worlds[0],
             },
         )

@@ -1,9 +1,9 @@
 """The interface between the model and whatever prior completes the unseen views.
 
 The model renders sampled views and asks a guidance object for one loss on them; it never knows which prior is
-inside (Stable Diffusion with CLIP, a test's ground truth, or none). Guidance objects are built lazily, on the first
-training step that needs them, and live outside the model's module tree, so their (possibly large, frozen) networks
-never go into checkpoints and commands that do not train (ns-export, ns-viewer, ns-eval) never load them.
+inside (Stable Diffusion with CLIP, Zero-1-to-3, both, or a test's ground truth). Guidance objects are built lazily, on
+the first training step that needs them, and live outside the model's module tree, so their (possibly large, frozen)
+networks never go into checkpoints and commands that do not train (ns-export, ns-viewer, ns-eval) never load them.
 """
 
 from __future__ import annotations
@@ -18,13 +18,20 @@ from torch import Tensor
 
 from neurallift_ns.data.orbit_views import OrbitViewsConfig, ReferenceView
 
+DEFAULT_CLIP_MODEL = "ViT-B-16"
+"""open_clip model that scores novel views against the photo (ns-eval's clip_similarity), unless the guidance has its
+own CLIP: NeuralLift-360's."""
+DEFAULT_CLIP_PRETRAINED = "openai"
+"""Pretrained tag of that model."""
+
 
 @dataclass
 class GuidanceOutput:
     """A guidance loss and numbers worth logging about it."""
 
     loss: Float[Tensor, ""]
-    """Scalar to add to the training loss (already weighted)."""
+    """The prior's loss on the views, before the model's ``lambda_guidance``, which the model applies (the one weight
+    between prior and photo); a guidance may weigh its own parts inside it (joint: its two priors)."""
     diagnostics: dict[str, float] = field(default_factory=dict)
     """Logged per step, e.g. the timestep drawn or a CLIP distance."""
 
@@ -63,19 +70,8 @@ class GuidanceConfig(InstantiateConfig):
         field of view and distance). The pipeline applies it when it is set up."""
         return orbit
 
-
-class NoGuidance(Guidance):
-    """No prior: sampled views are shaped only by the regularisers (for fitting the photo alone)."""
-
-    def __init__(self, config: NoGuidanceConfig, **kwargs) -> None:
-        self.config = config
-
-    def __call__(self, images, cameras, directions, shading, step) -> GuidanceOutput:
-        return GuidanceOutput(loss=images.sum() * 0.0)
-
-
-@dataclass
-class NoGuidanceConfig(GuidanceConfig):
-    """No prior on sampled views."""
-
-    _target: Type = field(default_factory=lambda: NoGuidance)
+    def clip_for_evaluation(self) -> tuple[str, str]:
+        """The open_clip model and pretrained tag that score novel views' similarity to the photo in evaluation: this
+        prior's own CLIP where it has one, else :data:`DEFAULT_CLIP_MODEL`. Asked of the config, so evaluation never
+        loads the prior."""
+        return DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED

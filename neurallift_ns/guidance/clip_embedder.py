@@ -22,7 +22,7 @@ from lift_common.user_files import read_json
 HF_HUB_PREFIX = "hf-hub:"
 CONFIG_FILE = "open_clip_config.json"
 WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
-OPTIONS = "stable-diffusion --"
+DEFAULT_OPTION_PREFIX = "stable-diffusion --"
 """What comes before the CLIP options on ns-train's command line, unless the guidance says otherwise."""
 
 
@@ -32,14 +32,14 @@ def spherical_distance(a: Float[Tensor, "*batch D"], b: Float[Tensor, "*batch D"
     return (a - b).norm(dim=-1).div(2).arcsin().pow(2).mul(2)
 
 
-def _hub_folder(repo_id: str, options: str) -> Path:
+def _hub_folder(repo_id: str, option_prefix: str) -> Path:
     from huggingface_hub import snapshot_download
 
-    resolved = resolve_pretrained(repo_id, what="CLIP", option=f"{options}clip-model")
+    resolved = resolve_pretrained(repo_id, what="CLIP", option=f"{option_prefix}clip-model")
     return Path(snapshot_download(resolved, allow_patterns=[CONFIG_FILE, *WEIGHT_FILES]))
 
 
-def _load_from_folder(folder: Path, options: str):
+def _load_from_folder(folder: Path, option_prefix: str):
     import open_clip
 
     config_path = folder / CONFIG_FILE
@@ -47,9 +47,9 @@ def _load_from_folder(folder: Path, options: str):
     if not config_path.is_file() or weights is None:
         raise UserInputError(
             f"CLIP model folder '{folder}' needs {CONFIG_FILE} and one of {', '.join(WEIGHT_FILES)} "
-            f"(the files of an open_clip Hub repository). Pass another folder or model with {options}clip-model."
+            f"(the files of an open_clip Hub repository). Pass another folder or model with {option_prefix}clip-model."
         )
-    fix = f"Pass the folder of an open_clip Hub repository (or another model) with {options}clip-model."
+    fix = f"Pass the folder of an open_clip Hub repository (or another model) with {option_prefix}clip-model."
     config = read_json(config_path, fix)
     if not isinstance(config, dict) or not isinstance(config.get("model_cfg"), dict):
         raise UserInputError(f"{config_path} has no 'model_cfg' object (open_clip's model configuration). {fix}")
@@ -69,19 +69,19 @@ def _load_from_folder(folder: Path, options: str):
     return model, config.get("preprocess_cfg", {})
 
 
-def _load_architecture(name: str, pretrained: str, options: str):
+def _load_architecture(name: str, pretrained: str, option_prefix: str):
     import open_clip
     from open_clip.pretrained import get_pretrained_cfg
 
     hub_repo = get_pretrained_cfg(name, pretrained).get("hf_hub", "").strip("/")
     if hub_repo:  # fail early, with our message, when the weights cannot be had
-        resolve_pretrained(hub_repo, what=f"CLIP ({name}, {pretrained})", option=f"{options}clip-model")
+        resolve_pretrained(hub_repo, what=f"CLIP ({name}, {pretrained})", option=f"{option_prefix}clip-model")
     try:
         model = open_clip.create_model(name, pretrained=pretrained or None)
     except RuntimeError as error:
         raise UserInputError(
             f"CLIP model '{name}' with pretrained weights '{pretrained}' cannot be loaded ({error}). "
-            f"Check {options}clip-model and {options}clip-pretrained."
+            f"Check {option_prefix}clip-model and {option_prefix}clip-pretrained."
         ) from None
     return model, getattr(model.visual, "preprocess_cfg", {})
 
@@ -95,15 +95,16 @@ class ClipImageEmbedder:
         pretrained: str,
         device: torch.device | str,
         dtype: torch.dtype,
-        options: str = OPTIONS,
+        option_prefix: str = DEFAULT_OPTION_PREFIX,
     ) -> None:
         local = Path(model_name).expanduser()
         if local.is_dir():
-            model, preprocess = _load_from_folder(local, options)
+            model, preprocess = _load_from_folder(local, option_prefix)
         elif model_name.startswith(HF_HUB_PREFIX):
-            model, preprocess = _load_from_folder(_hub_folder(model_name[len(HF_HUB_PREFIX) :], options), options)
+            folder = _hub_folder(model_name[len(HF_HUB_PREFIX) :], option_prefix)
+            model, preprocess = _load_from_folder(folder, option_prefix)
         else:
-            model, preprocess = _load_architecture(model_name, pretrained, options)
+            model, preprocess = _load_architecture(model_name, pretrained, option_prefix)
         self.visual = model.visual.to(device=device, dtype=dtype).eval().requires_grad_(False)
         del model  # the text tower is not needed: NeuralLift-360 compares images with images
         size = self.visual.image_size

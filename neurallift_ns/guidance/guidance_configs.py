@@ -4,7 +4,7 @@ the ``--pipeline.model.guidance.`` prefix::
 
     ns-train neurallift --data photo.png                            # stable-diffusion, the default
     ns-train neurallift --data photo.png zero123                    # Zero-1-to-3 / Stable Zero123
-    ns-train neurallift --data photo.png --prompt "a mug" joint     # Magic123: both
+    ns-train neurallift --data photo.png joint --stable-diffusion.prompt "a mug"  # Magic123: both
     ns-train neurallift zero123 --diffusion.model /path/to/model    # a prior's options come after its name
     ns-train neurallift zero123 --help                              # and are listed there
 

@@ -89,20 +89,13 @@ class JointGuidance(Guidance):
         config: JointGuidanceConfig,
         device: torch.device | str = "cpu",
         model_metadata: dict | None = None,
-        prompt: str = "",
-        negative_prompt: str = "",
-        options: str = "joint --",
-        **kwargs,
+        option_prefix: str = "joint --",
     ) -> None:
-        """``options``: what comes before this guidance's options on the command line, for messages."""
+        """``option_prefix``: what comes before this guidance's options on the command line, for messages."""
         self.config = config
         priors = {
-            "zero123": (config.lambda_zero123, config.zero123, {}),
-            "stable_diffusion": (
-                config.lambda_stable_diffusion,
-                config.stable_diffusion,
-                {"prompt": prompt, "negative_prompt": negative_prompt},
-            ),
+            "zero123": (config.lambda_zero123, config.zero123),
+            "stable_diffusion": (config.lambda_stable_diffusion, config.stable_diffusion),
         }
         # A prior weighted 0 is not loaded.
         self.priors: dict[str, tuple[float, Guidance]] = {
@@ -111,11 +104,10 @@ class JointGuidance(Guidance):
                 prior.setup(
                     device=device,
                     model_metadata=model_metadata,
-                    options=f"{options}{name.replace('_', '-')}.",
-                    **text,
+                    option_prefix=f"{option_prefix}{name.replace('_', '-')}.",
                 ),
             )
-            for name, (weight, prior, text) in priors.items()
+            for name, (weight, prior) in priors.items()
             if weight != 0
         }
 

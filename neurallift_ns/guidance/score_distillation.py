@@ -98,10 +98,11 @@ def clip_gradient(
     return gradient.clamp(-limit, limit), clipped
 
 
-def score_distillation_loss(
+def loss_with_gradient(
     latents: Float[Tensor, "views C h w"], gradient: Float[Tensor, "views C h w"]
 ) -> Float[Tensor, ""]:
-    """A loss whose gradient with respect to ``latents`` is ``gradient`` (averaged over views).
+    """A loss whose gradient with respect to ``latents`` is ``gradient`` (averaged over views): how any gradient on the
+    latents, score distillation's or a test prior's, is handed to autograd.
 
     Its value, half the squared norm of the gradient per view, is what gets logged.
     """
@@ -109,7 +110,7 @@ def score_distillation_loss(
     return 0.5 * ((latents - target) ** 2).sum() / latents.shape[0]
 
 
-def distillation_loss(
+def score_distillation_loss_from_noise(
     latents: Float[Tensor, "views C h w"],
     noise_pred: Float[Tensor, "views C h w"],
     noise: Float[Tensor, "views C h w"],
@@ -118,8 +119,9 @@ def distillation_loss(
     weighting: TimestepWeighting,
     gradient_limit: float,
 ) -> tuple[Float[Tensor, ""], Bool[Tensor, "views"]]:
-    """Score distillation's loss on ``latents`` from the guided noise prediction: ``w(t) (eps_pred - eps)`` clamped
-    to ``gradient_limit`` (0: not clamped) as its gradient, and which views were clamped."""
+    """Score distillation's loss on ``latents`` from the guided noise prediction and the noise that was added: a loss
+    with ``w(t) (eps_pred - eps)``, clamped to ``gradient_limit`` (0: not clamped), as its gradient; and which views
+    were clamped."""
     weight = timestep_weight(alphas_cumprod, timesteps, weighting)
     gradient, clipped = clip_gradient(score_distillation_gradient(noise_pred, noise, weight), gradient_limit)
-    return score_distillation_loss(latents, gradient), clipped
+    return loss_with_gradient(latents, gradient), clipped

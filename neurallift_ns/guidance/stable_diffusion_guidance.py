@@ -13,7 +13,7 @@ checkpoints); commands that only read a checkpoint (``ns-export``, ``ns-viewer``
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Tuple, Type
 
@@ -21,15 +21,20 @@ import numpy as np
 import torch
 from jaxtyping import Float, Int
 from nerfstudio.cameras.cameras import Cameras
-from rich.console import Console
+from nerfstudio.utils.rich_utils import CONSOLE
 from torch import Tensor
 
-from lift_common.cache_keys import CacheKey
 from lift_common.cameras import orbit_angles
 from lift_common.errors import UserInputError
 from neurallift_ns.data.orbit_views import DIRECTION_NAMES
 from neurallift_ns.guidance import score_distillation as sds
-from neurallift_ns.guidance.base import Guidance, GuidanceConfig, GuidanceOutput
+from neurallift_ns.guidance.base import (
+    DEFAULT_CLIP_MODEL,
+    DEFAULT_CLIP_PRETRAINED,
+    Guidance,
+    GuidanceConfig,
+    GuidanceOutput,
+)
 from neurallift_ns.guidance.prompts import azimuth_prompt_weights, direction_prompt, subject_prompt
 from neurallift_ns.guidance.reference import reference_photo
 from neurallift_ns.guidance.stable_diffusion import StableDiffusionLoadOptions
@@ -37,9 +42,8 @@ from neurallift_ns.guidance.textual_inversion import TextualInversionConfig
 from neurallift_ns.guidance.timesteps import TimestepSchedule
 from neurallift_ns.shading import SHADING_MODES
 
-CONSOLE = Console()
 TEXTURELESS = SHADING_MODES.index("textureless")
-BLENDED = tuple(DIRECTION_NAMES.index(name) for name in ("front", "side", "back"))
+AZIMUTH_BLENDED_DIRECTIONS = tuple(DIRECTION_NAMES.index(name) for name in ("front", "side", "back"))
 """The directions whose prompts are blended by azimuth, in the order of :func:`azimuth_prompt_weights`."""
 
 
@@ -50,6 +54,11 @@ class StableDiffusionGuidanceConfig(GuidanceConfig):
     _target: Type = field(default_factory=lambda: StableDiffusionGuidance)
     diffusion: StableDiffusionLoadOptions = field(default_factory=StableDiffusionLoadOptions)
     """Which Stable Diffusion model, and how it is loaded."""
+    prompt: str = ""
+    """What the object is (e.g. "a ceramic coffee cup"); view words are appended. Empty: "a photo of the object", or
+    the token learnt on the photo."""
+    negative_prompt: str = ""
+    """What sampled views should not look like (classifier-free guidance's unconditional prompt)."""
     guidance_scale: float = 10.0
     """Classifier-free guidance scale of the noise prediction. 10 is stable-dreamfusion's for Stable Diffusion beside a
     photo (main.py, image mode; its text-only default and NeuralLift-360's are 100): the photo, not a strong text
@@ -73,10 +82,10 @@ class StableDiffusionGuidanceConfig(GuidanceConfig):
     """Learn a token for the photo (textual inversion) before training, cached beside the photo, and use it."""
     adaptation: TextualInversionConfig = field(default_factory=TextualInversionConfig)
     """Settings of that textual inversion."""
-    clip_model: str = "ViT-B-16"
+    clip_model: str = DEFAULT_CLIP_MODEL
     """open_clip model for CLIP guidance: an architecture name (with --...clip-pretrained), hf-hub:owner/name, or a
     folder with open_clip_config.json and weights."""
-    clip_pretrained: str = "openai"
+    clip_pretrained: str = DEFAULT_CLIP_PRETRAINED
     """Pretrained tag (or weights file) of an architecture-name CLIP model."""
     clip_guidance_scales: Tuple[float, float, float, float, float] = (100.0, 10.0, 0.0, 0.0, 0.0)
     """CLIP guidance scale of sampled views labelled front, side, back, overhead and bottom (textureless views get
@@ -87,6 +96,10 @@ class StableDiffusionGuidanceConfig(GuidanceConfig):
     """Weight of the CLIP loss between front sampled renders and the photo (NeuralLift-360's clip_img_weight)."""
     seed: int = 0
     """Seed of the timesteps and noise drawn."""
+
+    def clip_for_evaluation(self) -> tuple[str, str]:
+        """This guidance's own CLIP model scores novel views too."""
+        return self.clip_model, self.clip_pretrained
 
 
 class StableDiffusionGuidance(Guidance):
@@ -99,12 +112,9 @@ class StableDiffusionGuidance(Guidance):
         config: StableDiffusionGuidanceConfig,
         device: torch.device | str = "cpu",
         model_metadata: dict | None = None,
-        prompt: str = "",
-        negative_prompt: str = "",
-        options: str = "stable-diffusion --",
-        **kwargs,
+        option_prefix: str = "stable-diffusion --",
     ) -> None:
-        """``options``: what comes before this guidance's options on the command line, for messages."""
+        """``option_prefix``: what comes before this guidance's options on the command line, for messages."""
         from neurallift_ns.guidance.clip_embedder import ClipImageEmbedder
         from neurallift_ns.guidance.stable_diffusion import StableDiffusion
 
@@ -112,17 +122,17 @@ class StableDiffusionGuidance(Guidance):
         self.device = torch.device(device)
         photo = reference_photo(model_metadata or {})
         with CONSOLE.status(f"Loading Stable Diffusion ({config.diffusion.model})"):
-            self.diffusion = StableDiffusion(config.diffusion, self.device, f"{options}diffusion.model")
-        token = self._learnt_token(photo, model_metadata or {}, options)
-        self.subject = subject_prompt(prompt, token)
+            self.diffusion = StableDiffusion(config.diffusion, self.device, f"{option_prefix}diffusion.model")
+        token = self._learnt_token(photo, model_metadata or {}, option_prefix)
+        self.subject = subject_prompt(config.prompt, token)
         prompts = [direction_prompt(self.subject, name) for name in DIRECTION_NAMES]
         self.direction_embeddings = self.diffusion.encode_prompts(prompts)
-        self.negative_embedding = self.diffusion.encode_prompts([negative_prompt])
+        self.negative_embedding = self.diffusion.encode_prompts([config.negative_prompt])
         self.clip = None
         if max(config.clip_guidance_scales) > 0 or config.lambda_clip_image > 0:
             with CONSOLE.status(f"Loading CLIP ({config.clip_model})"):
                 self.clip = ClipImageEmbedder(
-                    config.clip_model, config.clip_pretrained, self.device, self.diffusion.dtype, options
+                    config.clip_model, config.clip_pretrained, self.device, self.diffusion.dtype, option_prefix
                 )
             photo_tensor = torch.from_numpy(photo).permute(2, 0, 1)[None].to(self.device)
             with torch.no_grad():
@@ -130,26 +140,21 @@ class StableDiffusionGuidance(Guidance):
         self.generator = torch.Generator().manual_seed(config.seed)
         CONSOLE.print(f"Guidance prompt: '{direction_prompt(self.subject, 'front')}' (and side, back, ... views)")
 
-    def _learnt_token(self, photo: np.ndarray, metadata: dict, options: str) -> str | None:
+    def _learnt_token(self, photo: np.ndarray, metadata: dict, option_prefix: str) -> str | None:
         """Load or learn the photo's token, if asked to; the token, or None."""
-        from neurallift_ns.guidance.textual_inversion import train_textual_inversion
+        from neurallift_ns.guidance.textual_inversion import adapted_token
 
         config = self.config
         if config.learned_embedding is not None:
             if not Path(config.learned_embedding).is_file():
                 raise UserInputError(
                     f"Learnt token file '{config.learned_embedding}' does not exist. Make one with "
-                    f"`ns-neurallift-finetune photo.png`, or drop {options}learned-embedding."
+                    f"`ns-neurallift-finetune photo.png`, or drop {option_prefix}learned-embedding."
                 )
             return self.diffusion.load_learned_embedding(Path(config.learned_embedding))
         if not config.adapt_to_photo:
             return None
-        output = adaptation_path(metadata, config)
-        if output.exists() and not state_incomplete(output, config.adaptation):
-            return self.diffusion.load_learned_embedding(output)
-        CONSOLE.print(f"Adapting the prior to the photo (textual inversion, {config.adaptation.steps} steps)")
-        train_textual_inversion(self.diffusion, photo, config.adaptation, output)
-        return config.adaptation.token
+        return adapted_token(self.diffusion, photo, metadata["image_path"], config.diffusion.model, config.adaptation)
 
     def __call__(
         self,
@@ -192,7 +197,7 @@ class StableDiffusionGuidance(Guidance):
             diagnostics["clip_estimate_distance"] = float(distance[finite].mean()) if bool(finite.any()) else math.nan
             diagnostics["clip_skipped_views"] = float((~finite).sum())
 
-        loss, clipped = sds.distillation_loss(
+        loss, clipped = sds.score_distillation_loss_from_noise(
             latents, noise_pred, noise, timesteps, diffusion.alphas_cumprod, config.weighting, config.gradient_clip
         )
         diagnostics["score_distillation"] = float(loss.detach())
@@ -213,7 +218,8 @@ class StableDiffusionGuidance(Guidance):
             return discrete
         azimuth, _, _ = orbit_angles(cameras.camera_to_worlds[:, :3, 3].to(self.device))
         weights = azimuth_prompt_weights(azimuth)
-        blended = torch.einsum("vk,ktd->vtd", weights.to(discrete), self.direction_embeddings[list(BLENDED)])
+        blended_embeddings = self.direction_embeddings[list(AZIMUTH_BLENDED_DIRECTIONS)]
+        blended = torch.einsum("vk,ktd->vtd", weights.to(discrete), blended_embeddings)
         above_or_below = (directions == DIRECTION_NAMES.index("overhead")) | (
             directions == DIRECTION_NAMES.index("bottom")
         )
@@ -234,20 +240,3 @@ class StableDiffusionGuidance(Guidance):
             distance = self.photo_distance(self.diffusion.decode_latents(estimate))
             (gradient,) = torch.autograd.grad((distance * scales).sum(), estimate)
         return gradient.float(), distance.detach()
-
-
-def adaptation_path(metadata: dict, config: StableDiffusionGuidanceConfig) -> Path:
-    """Where the automatic textual inversion of this photo with these settings is kept (beside its preprocessing)."""
-    settings = {"model": config.diffusion.model, **asdict(config.adaptation)}
-    key = CacheKey(settings).hex(12)
-    return Path(metadata["image_path"]).parent / f"textual-inversion-{key}" / "learned_embeds.safetensors"
-
-
-def state_incomplete(output: Path, config: TextualInversionConfig) -> bool:
-    """Whether a saved textual inversion stopped before its last step (or its saved state cannot be read)."""
-    from neurallift_ns.guidance.textual_inversion import read_saved_state, state_path
-
-    if not state_path(output).exists():
-        return False
-    state = read_saved_state(output, explain=False)  # training says why, if it cannot be read
-    return state is None or int(state["step"]) < config.steps

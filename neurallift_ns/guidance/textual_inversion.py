@@ -1,9 +1,10 @@
-"""Adapting the diffusion prior to the photo: textual inversion of a new token on the object alone.
+"""Adapting the diffusion prior to the photo: a new token learnt by textual inversion on the object alone.
 
 A new word (``<object>`` by default) is added to the tokenizer, its embedding initialised from a familiar word, and
 only that embedding is trained to denoise augmented copies of the photo's object on a plain white background (random
 flips, shifts, scales, small rotations and colour jitter). The diffusion prior then knows the object by that word, and
-the guidance writes it into its prompts. Training saves its state every few steps and resumes from it.
+the guidance writes it into its prompts. Training saves its state every few steps and resumes from it; the guidance's
+automatic adaptation (:func:`adapted_token`) keeps the result beside the photo's preprocessing, keyed by its settings.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import torch
 import torch.nn.functional as F
 from jaxtyping import Float
 from nerfstudio.utils.rich_utils import CONSOLE
-from torch import Tensor
+from torch import Tensor, nn
 
 from lift_common.atomic_files import write_atomically
+from lift_common.cache_keys import CacheKey
 from lift_common.checkpoints import save_checkpoint_atomically
 from lift_common.errors import UserInputError
 from neurallift_ns.guidance.stable_diffusion import StableDiffusion
@@ -206,15 +208,34 @@ def train_textual_inversion(
     Resumes from ``output``'s saved state when one exists for the same settings; the text encoder is left holding the
     learnt token, so ``diffusion`` can be used with it straight away.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    device = diffusion.device
     token_id = add_token(diffusion, config)
     text_encoder = diffusion.text_encoder
     original_dtype = text_encoder.dtype
     text_encoder.to(torch.float32)  # the embedding is optimised in fp32 even where the model runs in fp16
     diffusion.unet.enable_gradient_checkpointing()  # the gradient crosses the UNet: recompute, do not store
     embeddings = text_encoder.get_input_embeddings().weight
+    try:
+        _optimise_token(diffusion, image, config, output, token_id, embeddings, show_progress)
+    finally:  # the model is handed back as it came, also after an interruption or an error
+        embeddings.requires_grad_(False)
+        text_encoder.to(original_dtype)
+        diffusion.unet.disable_gradient_checkpointing()
+    return output
+
+
+def _optimise_token(
+    diffusion: StableDiffusion,
+    image: Float[np.ndarray, "H W 3"],
+    config: TextualInversionConfig,
+    output: Path,
+    token_id: int,
+    embeddings: nn.Parameter,
+    show_progress: bool,
+) -> None:
+    """The optimisation of :func:`train_textual_inversion`, on the text encoder's ``embeddings`` made trainable."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    device = diffusion.device
     frozen = embeddings.detach().clone()
     embeddings.requires_grad_(True)
     optimizer = torch.optim.AdamW([embeddings], lr=config.learning_rate, weight_decay=0.0)
@@ -288,7 +309,36 @@ def train_textual_inversion(
     if start < config.steps or not output.exists():
         save(config.steps)
         save_learned_embedding(config.token, embeddings[token_id], output)
-    embeddings.requires_grad_(False)
-    text_encoder.to(original_dtype)
-    diffusion.unet.disable_gradient_checkpointing()
-    return output
+
+
+def adaptation_path(photo_path: Path, model: str, config: TextualInversionConfig) -> Path:
+    """Where the automatic textual inversion of this photo (the preprocessed image) by this diffusion model with these
+    settings is kept: beside the photo's preprocessing."""
+    settings = {"model": model, **asdict(config)}
+    key = CacheKey(settings).hex(12)
+    return Path(photo_path).parent / f"textual-inversion-{key}" / "learned_embeds.safetensors"
+
+
+def state_incomplete(output: Path, config: TextualInversionConfig) -> bool:
+    """Whether a saved textual inversion stopped before its last step (or its saved state cannot be read)."""
+    if not state_path(output).exists():
+        return False
+    state = read_saved_state(output, explain=False)  # training says why, if it cannot be read
+    return state is None or int(state["step"]) < config.steps
+
+
+def adapted_token(
+    diffusion: StableDiffusion,
+    photo: Float[np.ndarray, "H W 3"],
+    photo_path: Path,
+    model: str,
+    config: TextualInversionConfig,
+) -> str:
+    """The photo's token in ``diffusion``'s text encoder, learnt once and cached beside the photo: loaded when a
+    finished run is cached, else learnt (resuming an unfinished one)."""
+    output = adaptation_path(photo_path, model, config)
+    if output.exists() and not state_incomplete(output, config):
+        return diffusion.load_learned_embedding(output)
+    CONSOLE.print(f"Adapting the prior to the photo (textual inversion, {config.steps} steps)")
+    train_textual_inversion(diffusion, photo, config, output)
+    return config.token

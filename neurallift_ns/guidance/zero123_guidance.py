@@ -19,7 +19,7 @@ from typing import Tuple, Type
 import torch
 from jaxtyping import Float, Int
 from nerfstudio.cameras.cameras import Cameras
-from rich.console import Console
+from nerfstudio.utils.rich_utils import CONSOLE
 from torch import Tensor
 
 from neurallift_ns.data.orbit_views import OrbitViewsConfig, ReferenceView
@@ -29,8 +29,6 @@ from neurallift_ns.guidance.reference import reference_camera_position, referenc
 from neurallift_ns.guidance.relative_camera import relative_camera
 from neurallift_ns.guidance.timesteps import TimestepSchedule
 from neurallift_ns.guidance.zero123 import Zero123LoadOptions
-
-CONSOLE = Console()
 
 
 @dataclass
@@ -88,10 +86,9 @@ class Zero123Guidance(Guidance):
         config: Zero123GuidanceConfig,
         device: torch.device | str = "cpu",
         model_metadata: dict | None = None,
-        options: str = "zero123 --",
-        **kwargs,
+        option_prefix: str = "zero123 --",
     ) -> None:
-        """``options``: what comes before this guidance's options on the command line, for messages."""
+        """``option_prefix``: what comes before this guidance's options on the command line, for messages."""
         from neurallift_ns.guidance.zero123 import Zero123
 
         self.config = config
@@ -99,7 +96,7 @@ class Zero123Guidance(Guidance):
         photo = torch.from_numpy(reference_photo(model_metadata or {})).permute(2, 0, 1)[None].to(self.device)
         self.reference_position = reference_camera_position(model_metadata or {}).to(self.device)
         with CONSOLE.status(f"Loading Zero-1-to-3 ({config.diffusion.model})"):
-            self.model = Zero123(config.diffusion, self.device, f"{options}diffusion.model")
+            self.model = Zero123(config.diffusion, self.device, f"{option_prefix}diffusion.model")
         self.photo_embedding, self.photo_latents = self.model.photo_conditioning(photo, config.diffusion_resolution)
         self.generator = torch.Generator().manual_seed(config.seed)
         CONSOLE.print(f"Zero-1-to-3 conditioned on the photo ({self.model.camera_embedding} camera numbers)")
@@ -144,7 +141,7 @@ class Zero123Guidance(Guidance):
         timesteps = timesteps.to(self.device)
         noise, noisy = sds.noise_latents(latents, timesteps, model.alphas_cumprod, self.generator)
         noise_pred = self.guided_noise(noisy, timesteps, self.cameras_relative_to_photo(cameras))
-        loss, clipped = sds.distillation_loss(
+        loss, clipped = sds.score_distillation_loss_from_noise(
             latents, noise_pred, noise, timesteps, model.alphas_cumprod, config.weighting, config.gradient_clip
         )
         diagnostics = {

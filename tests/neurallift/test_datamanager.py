@@ -9,8 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
+from lift_common.cameras import orbit_angles
 from neurallift_ns.data.datamanager import NeuralLiftDataManagerConfig
-from neurallift_ns.data.orbit_views import DIRECTION_NAMES
+from neurallift_ns.data.orbit_views import direction_labels
 from neurallift_ns.data.photo_dataparser import NeuralLiftPhotoDataParserConfig
 from neurallift_ns.data.preprocess import PreprocessConfig
 
@@ -82,7 +83,9 @@ def test_several_sampled_views_per_step(photo: Path) -> None:
     origins = rays.origins.reshape(3, 64, 3)
     assert torch.allclose(origins, origins[:, :1].expand_as(origins))
     torch.testing.assert_close(origins[:, 0], batch["cameras"].camera_to_worlds[:, :, 3])
-    assert all(name in DIRECTION_NAMES for name in batch["direction_names"])
+    # Each view's direction label (what the guidance reads) is the one its camera's angles give.
+    azimuth, elevation, _ = orbit_angles(batch["cameras"].camera_to_worlds[:, :, 3])
+    assert torch.equal(batch["directions"], direction_labels(azimuth, elevation, datamanager.orbit))
 
 
 @pytest.mark.parametrize("test_mode", ["test", "inference"])

@@ -57,8 +57,9 @@ def test_random_backgrounds_are_mid_tones_and_never_behind_textureless_views() -
     from nerfstudio.data.scene_box import SceneBox
 
     from neurallift_ns.data.orbit_views import orbit_cameras, view_major_rays
-    from neurallift_ns.model import BACKGROUND_KEY, NeuralLiftModelConfig
+    from neurallift_ns.model import NeuralLiftModelConfig
     from neurallift_ns.shading import SHADING_MODES
+    from neurallift_ns.view_rendering import BACKGROUND_KEY, SHADING_KEY
 
     config = NeuralLiftModelConfig(
         num_levels=2,
@@ -74,7 +75,7 @@ def test_random_backgrounds_are_mid_tones_and_never_behind_textureless_views() -
     batch = {"is_reference": False, "num_views": num, "cameras": cameras}
     rays = model.prepare_rays(view_major_rays(cameras).flatten(), batch)
     backgrounds = rays.metadata[BACKGROUND_KEY]
-    textureless = batch["shading"] == SHADING_MODES.index("textureless")
+    textureless = rays.metadata[SHADING_KEY][:, 0] == SHADING_MODES.index("textureless")  # one ray a view
     assert textureless.any() and (~textureless).any()
     assert torch.equal(backgrounds[textureless], torch.ones_like(backgrounds[textureless]))
     coloured = backgrounds[~textureless]

@@ -25,7 +25,6 @@ TRAIN = [
     *("--pipeline.datamanager.dataparser.preprocess.image-size", "32"),
     *("--pipeline.datamanager.dataparser.preprocess.mask-method", "grabcut"),
     *("--pipeline.model.num-levels", "8", "--pipeline.model.max-res", "64", "--pipeline.model.log2-hashmap-size", "15"),
-    *("--prompt", "a coffee cup"),
 ]
 
 
@@ -40,7 +39,8 @@ def run(tmp_path_factory, tiny_depth_model, tiny_stable_diffusion, tiny_open_cli
     Image.fromarray(data.coffee()).save(photo)
     depth = ("--pipeline.datamanager.dataparser.preprocess.depth-model", str(tiny_depth_model))
     # The prior is a subcommand after every other option; its own options follow it.
-    prior = ["stable-diffusion", "--diffusion.model", str(tiny_stable_diffusion), "--diffusion-resolution", "16"]
+    prior = ["stable-diffusion", "--prompt", "a coffee cup", "--diffusion.model", str(tiny_stable_diffusion)]
+    prior += ["--diffusion-resolution", "16"]
     prior += ["--clip-model", str(tiny_open_clip)]
     command = ["ns-train", "neurallift", "--data", str(photo), "--output-dir", str(folder / "outputs"), *TRAIN, *depth]
     check(run_command([*command, "--timestamp", "run", *prior], HF_HUB_OFFLINE="1"))

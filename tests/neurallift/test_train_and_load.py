@@ -38,7 +38,7 @@ def trained_run(tmp_path_factory, tiny_depth_model, tiny_stable_diffusion, tiny_
     Image.fromarray(data.coffee()).save(photo)
     outputs = folder / "outputs"
     depth = ("--pipeline.datamanager.dataparser.preprocess.depth-model", str(tiny_depth_model))
-    prior = ("--prompt", "a coffee cup", "stable-diffusion", "--diffusion.model", str(tiny_stable_diffusion))
+    prior = ("stable-diffusion", "--prompt", "a coffee cup", "--diffusion.model", str(tiny_stable_diffusion))
     prior += ("--clip-model", str(tiny_open_clip), "--diffusion-resolution", "16")
     train = ["ns-train", "neurallift", "--data", str(photo), "--output-dir", str(outputs), *TRAIN_TWO_STEPS]
     result = check(run_command([*train, *depth, *prior], HF_HUB_OFFLINE="1"))

@@ -37,13 +37,14 @@ def config(tiny_zero123, tiny_stable_diffusion, tiny_open_clip) -> JointGuidance
         clip_model=str(tiny_open_clip),
         diffusion_resolution=16,
         adapt_to_photo=False,  # textual inversion has its own tests; here a prompt stands in for the learnt token
+        prompt="a cup",
     )
     return replace(defaults, zero123=zero123, stable_diffusion=stable_diffusion)
 
 
 def test_both_priors_run_in_one_step_and_each_loss_is_logged(config, photo_metadata, monkeypatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    guidance = config.setup(device="cpu", model_metadata=photo_metadata, prompt="a cup")
+    guidance = config.setup(device="cpu", model_metadata=photo_metadata)
     images = torch.rand(2, 12, 12, 3, generator=torch.Generator().manual_seed(0), requires_grad=True)
     cameras = orbit_cameras(
         torch.tensor([40.0, 170.0]), torch.tensor([5.0, 20.0]), torch.full((2,), 3.0), torch.full((2,), 40.0), 12

@@ -23,7 +23,7 @@ def test_gradient_is_weighted_prediction_error_and_reaches_the_latents() -> None
     torch.testing.assert_close(gradient, weight.view(-1, 1, 1, 1) * (predicted - noise))
 
     latents = torch.randn(2, 4, 8, 8, requires_grad=True)
-    sds.score_distillation_loss(latents, gradient).backward()
+    sds.loss_with_gradient(latents, gradient).backward()
     torch.testing.assert_close(latents.grad, gradient / 2)  # averaged over the two views
 
 
@@ -72,7 +72,7 @@ def test_unified_guidance_weighting_is_one_minus_the_square_root_of_alpha() -> N
     torch.testing.assert_close(weights, torch.tensor([0.1, 0.5, 0.8]))
 
 
-def test_distillation_loss_sends_the_clamped_weighted_error_into_the_latents() -> None:
+def test_score_distillation_loss_sends_the_clamped_weighted_error_into_the_latents() -> None:
     generator = torch.Generator().manual_seed(4)
     latents = torch.randn(2, 4, 8, 8, generator=generator, requires_grad=True)
     alphas = torch.linspace(0.99, 0.01, 1000)
@@ -81,7 +81,9 @@ def test_distillation_loss_sends_the_clamped_weighted_error_into_the_latents() -
     assert not noisy.requires_grad
     torch.testing.assert_close(noisy, sds.add_noise(latents.detach(), noise, alphas[timesteps]))
     predicted = noise + torch.randn(noise.shape, generator=generator)
-    loss, clipped = sds.distillation_loss(latents, predicted, noise, timesteps, alphas, "one_minus_alpha", 0.5)
+    loss, clipped = sds.score_distillation_loss_from_noise(
+        latents, predicted, noise, timesteps, alphas, "one_minus_alpha", 0.5
+    )
     loss.backward()
     expected = ((1 - alphas[timesteps]).view(-1, 1, 1, 1) * (predicted - noise)).clamp(-0.5, 0.5) / 2
     torch.testing.assert_close(latents.grad, expected)

@@ -46,7 +46,7 @@ def config(tiny_stable_diffusion, tiny_open_clip) -> StableDiffusionGuidanceConf
 def guidance(config, photo_metadata):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_HUB_OFFLINE", "1")
-        return config.setup(device="cpu", model_metadata=photo_metadata, prompt="a cup")
+        return replace(config, prompt="a cup").setup(device="cpu", model_metadata=photo_metadata)
 
 
 def _cameras(*azimuths: float):
@@ -175,8 +175,7 @@ def test_the_default_clip_offline_is_one_message(config, photo_metadata, offline
 
 
 def test_adapting_to_the_photo_learns_its_token_once_and_prompts_with_it(config, photo_metadata, tmp_path: Path):
-    from neurallift_ns.guidance.stable_diffusion_guidance import adaptation_path
-    from neurallift_ns.guidance.textual_inversion import TextualInversionConfig, state_path
+    from neurallift_ns.guidance.textual_inversion import TextualInversionConfig, adaptation_path, state_path
 
     photo = tmp_path / "image.png"
     photo.write_bytes(Path(photo_metadata["image_path"]).read_bytes())
@@ -185,8 +184,8 @@ def test_adapting_to_the_photo_learns_its_token_once_and_prompts_with_it(config,
     adapting = replace(config, adapt_to_photo=True, adaptation=adaptation)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_HUB_OFFLINE", "1")
-        first = adapting.setup(device="cpu", model_metadata=metadata, prompt="a mug")
-        learnt = adaptation_path(metadata, adapting)
+        first = replace(adapting, prompt="a mug").setup(device="cpu", model_metadata=metadata)
+        learnt = adaptation_path(photo, adapting.diffusion.model, adaptation)
         assert learnt.parent.parent == tmp_path and learnt.exists()
         assert first.subject == "a photo of <cup>, a mug"
         saved_at = learnt.stat().st_mtime_ns

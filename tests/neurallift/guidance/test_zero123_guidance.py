@@ -272,7 +272,7 @@ def test_a_missing_folder_or_uncached_hub_id_is_one_message(config, photo_metada
         missing.setup(device="cpu", model_metadata=photo_metadata)
     with pytest.raises(UserInputError, match="HF_HUB_OFFLINE") as error:
         uncached = replace(config, diffusion=Zero123LoadOptions(model="someone/not-cached-zero123"))
-        uncached.setup(device="cpu", model_metadata=photo_metadata, options="joint --zero123.")
+        uncached.setup(device="cpu", model_metadata=photo_metadata, option_prefix="joint --zero123.")
     assert "joint --zero123.diffusion.model" in str(error.value)
 
 
