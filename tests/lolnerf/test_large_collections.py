@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lolnerf_ns.data.collection import CACHE_FOLDER_NAME, CollectionConfig, prepare_collection
+from lolnerf_ns.data.collection import CollectionConfig, prepare_collection
+from lolnerf_ns.data.collection_cache import CACHE_FOLDER_NAME
 from tests.commands import REPO_ROOT
 from tests.lolnerf.test_camera_fit import SIZE as LANDMARKS_SIZE
 from tests.lolnerf.test_camera_fit import synthetic_landmarks
