@@ -44,6 +44,7 @@ from lolnerf_ns.data.collection_record import CAMERAS_RECORD, PreparedCollection
 from lolnerf_ns.data.collection_summary import check_enough, log_fit, print_skipped
 from lolnerf_ns.data.image_store import DamagedStoreError, is_complete, reopen, shard_problem, write_index
 from lolnerf_ns.data.one_preparer import prepare_on_one_process
+from lolnerf_ns.data.photo_preparation import MAX_RESIDUAL_FRACTION
 
 PHOTOS_PER_CHUNK = 256
 """Most photos a worker prepares before its results are committed (what an interrupted preparation may have to redo);
@@ -66,7 +67,7 @@ class CollectionConfig:
     """Photos are resized to the collection's most common size, scaled down to at most this many pixels a side."""
     fov_deg: float | None = 20.0
     """Shared field of view of the cameras, in degrees, across the image width; unset (None) to estimate it."""
-    max_residual_fraction: float = 0.03
+    max_residual_fraction: float = MAX_RESIDUAL_FRACTION
     """Photos whose landmarks reproject worse than this fraction of the image width (RMS) are dropped."""
     min_images: int = 2
     """Fewest photos that must remain to train."""

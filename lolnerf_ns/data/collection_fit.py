@@ -12,6 +12,7 @@ from jaxtyping import Float, Int
 from lift_common.cameras import focal_length_from_fov
 from lolnerf_ns.data.camera_fit import CameraFit, fit_canonical_keypoints
 from lolnerf_ns.data.collection_summary import check_enough
+from lolnerf_ns.data.photo_preparation import poorly_fitted, residual_limit_px
 
 if TYPE_CHECKING:
     from lolnerf_ns.data.collection import CollectionConfig
@@ -33,11 +34,11 @@ def fit_and_drop(
     no fit is poor (at most :data:`MAX_DROP_ROUNDS` times); return the fit, which is always of exactly the photos
     kept, and their positions in ``names``."""
     focal = None if config.fov_deg is None else focal_length_from_fov(config.fov_deg, size[0])
-    limit = config.max_residual_fraction * size[0]
+    limit = residual_limit_px(size[0], config.max_residual_fraction)
     kept = np.arange(len(names))
     fit = fit_canonical_keypoints(landmarks, size, focal_length=focal)
     for _ in range(MAX_DROP_ROUNDS):
-        poor = fit.residual_px > limit
+        poor = poorly_fitted(fit.residual_px, limit)
         if not poor.any():
             break
         for position, residual in zip(kept[poor], fit.residual_px[poor], strict=True):
