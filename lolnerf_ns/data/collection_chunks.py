@@ -1,5 +1,4 @@
-"""One chunk of a collection's preparation, in a worker process: its photos prepared and written to a shard of the
-image store.
+"""One chunk of a collection's preparation, run in a worker process: its photos prepared and written to a shard.
 
 Each photo is prepared by :class:`lolnerf_ns.data.photo_preparation.PhotoPreparer` (resized, its landmarks and mask
 found); photos that cannot be used are returned with the reason, the others written to the chunk's shard.

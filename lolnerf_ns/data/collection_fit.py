@@ -1,5 +1,4 @@
-"""The cameras of a collection: a joint fit of its photos' landmarks, with poorly fitted photos dropped and the rest
-fitted again."""
+"""A collection's cameras: one joint fit of its landmarks, poorly fitted photos dropped and the rest fitted again."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""A prepared collection's files: cameras.npz (what training reads), cameras.json (the record for people), and the
-image store beside them; written once, read as :class:`PreparedCollection`.
+"""A prepared collection's files: cameras.npz for training and cameras.json for people, beside its image store.
+
+They are written once (:func:`write_cameras`) and read as :class:`PreparedCollection`.
 
 ``cameras.npz`` holds each photo's camera, the shared focal length and image size, and the canonical keypoints.
 ``cameras.json`` holds per photo its orientation, position, focal length, principal point, image size, landmarks and
