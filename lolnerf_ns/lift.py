@@ -25,7 +25,8 @@ from lift_common.metrics import psnr
 from lift_common.user_files import finite_array, positive_number, read_json
 from lolnerf_ns.data.camera_fit import fit_camera_to_keypoints
 from lolnerf_ns.data.photo_preparation import MAX_RESIDUAL_FRACTION, PhotoPreparer, poorly_fitted, residual_limit_px
-from lolnerf_ns.model import LATENT_CODE_KEY, LOLNeRFModel
+from lolnerf_ns.model import LOLNeRFModel
+from lolnerf_ns.ray_keys import LATENT_CODE_KEY
 
 
 @dataclass

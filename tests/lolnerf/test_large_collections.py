@@ -54,7 +54,7 @@ import json, resource, sys
 from pathlib import Path
 import torch
 from tests.lolnerf.tiny_config import tiny_lolnerf_config
-from lolnerf_ns.data.transforms_dataparser import LATENT_INDEX_KEY
+from lolnerf_ns.ray_keys import LATENT_INDEX_KEY
 
 torch.set_num_threads(1)
 data, landmarks, output = (Path(arg) for arg in sys.argv[1:4])

@@ -7,8 +7,8 @@ import torch
 from nerfstudio.engine.callbacks import TrainingCallbackAttributes
 from nerfstudio.pipelines.base_pipeline import Pipeline
 
-from lolnerf_ns.model import LATENT_CODE_KEY
 from lolnerf_ns.occupancy import ClassOccupancyGrid
+from lolnerf_ns.ray_keys import LATENT_CODE_KEY
 from tests.lolnerf.test_model import make_model, rays
 
 BOX = torch.tensor([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]])
