@@ -6,8 +6,8 @@ import torch
 from nerfstudio.cameras.rays import RayBundle
 from nerfstudio.data.scene_box import SceneBox
 
-from lolnerf_ns.data.transforms_dataparser import LATENT_INDEX_KEY
 from lolnerf_ns.model import LOLNeRFModelConfig
+from lolnerf_ns.ray_keys import LATENT_INDEX_KEY
 
 SMALL = dict(latent_dim=4, num_layers=3, layer_width=16, skip_layer=1, num_frequencies=2, color_hidden_dim=8)
 SMALL.update(num_coarse_samples=8, num_importance_samples=8, background_num_layers=2, background_layer_width=8)

@@ -24,6 +24,12 @@ from lift_common.marching_cubes import isosurface_values
 
 MLPPrecision = Literal["auto", "float32", "bfloat16"]
 
+DENSITY_BIAS = -1.0
+"""Added to the density head's output before its activation, so that an untrained field (outputs near 0) starts at a
+density of about exp(-1) = 0.37 rather than 1: a mostly transparent volume, so that the first gradients reach samples
+all along each ray instead of only those in front of a fog. mip-NeRF's ``density_bias`` (-1, "shift added to raw
+densities pre-activation"); LOLNeRF's own code (jax3d's GLO-NeRF decoder) applies no shift before its softplus."""
+
 
 def mlp_autocast(device: torch.device, precision: MLPPrecision) -> torch.autocast:
     """``torch.autocast`` to bfloat16 for ``precision`` "bfloat16", and for "auto" on CUDA GPUs that support it;
@@ -79,7 +85,7 @@ class LatentConditionedField(nn.Module):
             features = self.trunk(encoded)
             density_logit, rgb = self.density_head(features), self.color_head(features)
         # trunc_exp keeps density positive with exp's dynamic range but bounded gradients (as in instant-ngp).
-        density = trunc_exp(density_logit.float() - 1.0)
+        density = trunc_exp(density_logit.float() + DENSITY_BIAS)
         return density, rgb.float()
 
     def forward_geonetwork(self, positions: Float[Tensor, "num 3"]) -> Float[Tensor, "num 1"]:

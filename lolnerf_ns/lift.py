@@ -24,7 +24,9 @@ from lift_common.images import load_mask, load_photo
 from lift_common.metrics import psnr
 from lift_common.user_files import finite_array, positive_number, read_json
 from lolnerf_ns.data.camera_fit import fit_camera_to_keypoints
-from lolnerf_ns.model import LATENT_CODE_KEY, LOLNeRFModel
+from lolnerf_ns.data.photo_preparation import MAX_RESIDUAL_FRACTION, PhotoPreparer, poorly_fitted, residual_limit_px
+from lolnerf_ns.model import LOLNeRFModel
+from lolnerf_ns.ray_keys import LATENT_CODE_KEY
 
 
 @dataclass
@@ -116,63 +118,40 @@ def target_from_landmarks(
     training_cameras: Cameras,
     landmarks: list[float] | None = None,
     mask: Path | None = None,
-    max_residual_fraction: float = 0.03,
+    max_residual_fraction: float = MAX_RESIDUAL_FRACTION,
 ) -> LiftTarget:
-    """The photo resized to the training size, with its camera solved from five landmarks against the run's
+    """The photo prepared as the collection's photos were (:mod:`lolnerf_ns.data.photo_preparation`: resized to the
+    training size, landmarks and mask found there), with its camera solved from five landmarks against the run's
     canonical keypoints. Landmarks are the face's (MediaPipe) unless given, in pixels of the original photo."""
-    import cv2
-
     keypoints = model.canonical_keypoints.detach().cpu().numpy()
     if np.isnan(keypoints).any():
         raise UserInputError(
             "This run was trained with known cameras (transforms.json), so it has no canonical keypoints to place a "
             "new photo against. Pass the photo's camera with --camera transforms.json."
         )
-    rgb, alpha = _read_image(photo)
-    width, height = int(training_cameras.width[0]), int(training_cameras.height[0])
-    scale = np.array([width / rgb.shape[1], height / rgb.shape[0]])
-    if abs(scale[0] / scale[1] - 1.0) > 0.01:
-        CONSOLE.log(
-            f"{photo.name} is {rgb.shape[1]}x{rgb.shape[0]}; resized to {width}x{height} like the training photos."
-        )
-    resized = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
-    mask_array = None
-    if mask is not None:
-        mask_array = (
-            cv2.resize(
-                load_mask(mask, rgb.shape[:2], photo.name).astype(np.float32),
-                (width, height),
-                interpolation=cv2.INTER_AREA,
-            )
-            >= 0.5
-        )
-    elif alpha is not None:
-        mask_array = cv2.resize(alpha.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA) >= 0.5
+    given = None
     if landmarks is not None:
         if len(landmarks) != 10:
             raise UserInputError(f"--landmarks takes 10 numbers (x1 y1 ... x5 y5); got {len(landmarks)}.")
-        points = finite_array(np.reshape(landmarks, (5, 2)), ((5, 2),), "--landmarks") * scale
-        source = "the given landmarks"
-    else:
-        from lolnerf_ns.data.landmarks import FaceLandmarkDetector, SelfieSegmenter
-
-        detector = FaceLandmarkDetector()
-        points = detector(resized)
-        detector.close()
-        if points is None:
-            raise UserInputError(
-                f"No face found in {photo}. Pass a photo with a face, its five landmarks with --landmarks "
-                "x1 y1 ... x5 y5, or its camera with --camera transforms.json."
-            )
-        if mask_array is None:
-            segmenter = SelfieSegmenter()
-            mask_array = segmenter(resized)
-            segmenter.close()
-        source = "MediaPipe Face Mesh landmarks"
+        given = finite_array(np.reshape(landmarks, (5, 2)), ((5, 2),), "--landmarks")
+    width, height = int(training_cameras.width[0]), int(training_cameras.height[0])
+    # A face's mask, where the photo has no other, is MediaPipe's, as for a collection of faces.
+    with PhotoPreparer((width, height), segment_faces=given is None) as prepare:
+        prepared = prepare(photo, given, mask_file=mask, alpha_is_mask=True)
+    stored_width, stored_height = prepared.stored_size
+    if abs(width / stored_width / (height / stored_height) - 1.0) > 0.01:
+        CONSOLE.log(
+            f"{photo.name} is {stored_width}x{stored_height}; resized to {width}x{height} like the training photos."
+        )
+    if prepared.landmarks is None:
+        raise UserInputError(
+            f"No face found in {photo}. Pass a photo with a face, its five landmarks with --landmarks "
+            "x1 y1 ... x5 y5, or its camera with --camera transforms.json."
+        )
     focal = float(training_cameras.fx[0])
-    fit = fit_camera_to_keypoints(points, keypoints, (width, height), focal)
-    limit = max_residual_fraction * width
-    if not fit.residual_px <= limit:
+    fit = fit_camera_to_keypoints(prepared.landmarks, keypoints, (width, height), focal)
+    limit = residual_limit_px(width, max_residual_fraction)
+    if poorly_fitted(fit.residual_px, limit):
         raise UserInputError(
             f"The landmarks of {photo} do not fit the run's canonical keypoints (off by {fit.residual_px:.1f} px RMS, "
             f"limit {limit:.1f} px at {width}x{height}). Check the landmarks' order, or use a more frontal photo."
@@ -186,7 +165,8 @@ def target_from_landmarks(
         width=width,
         height=height,
     )
-    return LiftTarget(_to_tensor(resized), _mask_tensor(mask_array), camera, source, fit.residual_px)
+    source = "the given landmarks" if given is not None else "MediaPipe Face Mesh landmarks"
+    return LiftTarget(_to_tensor(prepared.image), _mask_tensor(prepared.mask), camera, source, fit.residual_px)
 
 
 def _to_tensor(rgb: np.ndarray) -> Float[Tensor, "H W 3"]:

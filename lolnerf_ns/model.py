@@ -44,13 +44,10 @@ from lift_common.errors import UserInputError
 from lift_common.marching_cubes import MarchingCubesSupport
 from lift_common.metrics import ImageQualityMetrics, psnr
 from lolnerf_ns import losses
-from lolnerf_ns.data.transforms_dataparser import LATENT_INDEX_KEY
 from lolnerf_ns.field import LatentBackgroundField, LatentConditionedField, MLPPrecision
 from lolnerf_ns.latents import SAMPLE_PREFIX, identity_code, identity_row, interpolate_along
 from lolnerf_ns.occupancy import ClassOccupancyGrid
-
-LATENT_CODE_KEY = "latent_code"
-"""Ray metadata holding an explicit latent code per ray; it wins over every other way of choosing the code."""
+from lolnerf_ns.ray_keys import LATENT_CODE_KEY, LATENT_INDEX_KEY
 
 NO_INTERPOLATION = "(none)"
 """The viewer's "interpolate to" choice that shows the first identity alone."""

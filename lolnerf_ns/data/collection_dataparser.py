@@ -18,9 +18,10 @@ from nerfstudio.data.dataparsers.base_dataparser import DataParser, DataParserCo
 from nerfstudio.data.scene_box import SceneBox
 from nerfstudio.utils.rich_utils import CONSOLE
 
-from lolnerf_ns.data.collection import CAMERAS_RECORD, CollectionConfig, prepare_collection
+from lolnerf_ns.data.collection import CollectionConfig, prepare_collection
 from lolnerf_ns.data.stored_dataset import IMAGE_STORE_KEY
-from lolnerf_ns.data.transforms_dataparser import LATENT_INDEX_KEY, LOLNeRFTransformsDataParserConfig
+from lolnerf_ns.data.transforms_dataparser import LOLNeRFTransformsDataParserConfig
+from lolnerf_ns.ray_keys import LATENT_INDEX_KEY
 
 
 @dataclass
@@ -81,7 +82,6 @@ class LOLNeRFCollectionDataParser(DataParser):
                 "num_latents": len(names),
                 "latent_names": names,
                 "canonical_keypoints": arrays["canonical_keypoints"].tolist(),
-                "cameras_path": prepared.folder / CAMERAS_RECORD,
                 IMAGE_STORE_KEY: prepared.folder,
             },
         )

@@ -22,7 +22,7 @@ from lift_common.cache_keys import CacheKey
 from lift_common.errors import UserInputError
 from lift_common.images import read_photo_size
 from lolnerf_ns.data.chunked_work import chunks_of, run_in_chunks
-from lolnerf_ns.data.collection import CACHE_FOLDER_NAME
+from lolnerf_ns.data.collection_cache import CACHE_FOLDER_NAME
 from lolnerf_ns.data.image_store import (
     DamagedStoreError,
     ImageStore,

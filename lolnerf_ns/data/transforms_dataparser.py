@@ -23,9 +23,7 @@ from lift_common.images import check_image_file
 from lift_common.user_files import finite_array, positive_number, read_json
 from lolnerf_ns.data.image_files_store import store_of_files
 from lolnerf_ns.data.stored_dataset import IMAGE_STORE_KEY
-
-LATENT_INDEX_KEY = "latent_index"
-"""Camera (and so ray) metadata holding the row of the latent table that renders it."""
+from lolnerf_ns.ray_keys import LATENT_INDEX_KEY
 
 
 @dataclass

@@ -8,7 +8,6 @@ the latent table and shown by default), a checkpoint, ``lift.json`` (camera, fit
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Tuple
@@ -69,7 +68,9 @@ class LiftPhoto:
             training_view_geometry,
             write_camera_path,
         )
+        from lift_common.cameras import orbit_angles
         from lift_common.checkpoints import refused_checkpoints_as_user_errors
+        from lolnerf_ns.data.photo_preparation import MAX_RESIDUAL_FRACTION
         from lolnerf_ns.lift import lift_latent, target_from_landmarks, target_with_known_camera
         from lolnerf_ns.runs import read_run_config, safe_name, write_lifted_run
 
@@ -92,14 +93,15 @@ class LiftPhoto:
         if self.camera is not None:
             target = target_with_known_camera(self.image, self.camera, self.mask)
         else:
-            max_residual = getattr(config.pipeline.datamanager.dataparser, "collection", None)
+            # The run's own limit on a camera fit; a run trained on a transforms.json has no collection settings.
+            collection_config = getattr(config.pipeline.datamanager.dataparser, "collection", None)
             target = target_from_landmarks(
                 self.image,
                 model,
                 training_cameras,
                 list(self.landmarks) if self.landmarks is not None else None,
                 self.mask,
-                max_residual.max_residual_fraction if max_residual is not None else 0.03,
+                collection_config.max_residual_fraction if collection_config is not None else MAX_RESIDUAL_FRACTION,
             )
         fit = f" ({target.residual_px:.2f} px RMS)" if target.residual_px is not None else ""
         CONSOLE.log(f"Camera of {self.image.name}: from {target.camera_source}{fit}.")
@@ -116,10 +118,7 @@ class LiftPhoto:
         lifted_config = write_lifted_run(config, pipeline.state_dict(), step, name, result.code)
         folder = lifted_config.parent
 
-        position = target.camera.camera_to_worlds[0, :, 3]
-        radius = float(position.norm())
-        azimuth = math.degrees(math.atan2(float(position[0]), -float(position[1])))
-        elevation = math.degrees(math.asin(max(-1.0, min(1.0, float(position[2]) / radius))))
+        azimuth, elevation, radius = (float(v) for v in orbit_angles(target.camera.camera_to_worlds[0, :, 3].double()))
         geometry = training_view_geometry(training_cameras)
         sweep = sweep_camera_to_worlds(self.frames, azimuth, elevation, radius, self.sweep_deg)
         path = write_camera_path(

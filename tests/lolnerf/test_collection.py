@@ -12,7 +12,8 @@ from PIL import Image
 from skimage import data
 
 from lift_common.errors import UserInputError
-from lolnerf_ns.data.collection import CACHE_FOLDER_NAME, CollectionConfig, prepare_collection
+from lolnerf_ns.data.collection import CollectionConfig, prepare_collection
+from lolnerf_ns.data.collection_cache import CACHE_FOLDER_NAME
 from lolnerf_ns.data.landmarks import read_landmarks_file
 
 CHELSEA_LANDMARKS = [[150.0, 120.0], [265.0, 110.0], [212.0, 175.0], [185.0, 205.0], [245.0, 200.0]]
@@ -121,8 +122,9 @@ def test_landmarks_csv_with_a_header(tmp_path: Path) -> None:
 def test_photos_dropped_in_a_later_round_are_refitted_without(tmp_path: Path, monkeypatch) -> None:
     """Dropping the worst photo can leave another beyond the limit in the next fit; that one is dropped too, and the
     fit returned is always of exactly the photos kept (cameras.json and cameras.npz are written from it)."""
-    from lolnerf_ns.data import collection
+    from lolnerf_ns.data import collection_fit
     from lolnerf_ns.data.camera_fit import CameraFit
+    from lolnerf_ns.data.collection_record import write_cameras
 
     # A stand-in fit whose residuals grow as photos are dropped: photo 0 is poor in the first fit, photo 1 only in
     # the second, none in the third. Each photo is known by the first coordinate of its landmarks.
@@ -135,16 +137,16 @@ def test_photos_dropped_in_a_later_round_are_refitted_without(tmp_path: Path, mo
             np.zeros((5, 3)), np.zeros((len(photos), 3, 4)), 100.0, base_residuals[photos] * (1 + 0.5 * dropped)
         )
 
-    monkeypatch.setattr(collection, "fit_canonical_keypoints", fit_growing_stricter)
+    monkeypatch.setattr(collection_fit, "fit_canonical_keypoints", fit_growing_stricter)
     landmarks = np.zeros((10, 5, 2))
     landmarks[:, 0, 0] = np.arange(10)
     names = [f"p{index}.png" for index in range(10)]
     config = CollectionConfig(max_residual_fraction=5.0 / 100)  # 5 px for 100 px wide photos
     skipped: list = []
-    fit, kept = collection._fit_and_drop(landmarks, names, (100, 100), config, skipped, tmp_path)
+    fit, kept = collection_fit.fit_and_drop(landmarks, names, (100, 100), config, skipped, tmp_path)
 
     assert kept.tolist() == list(range(2, 10))
     assert len(fit.camera_to_world) == len(fit.residual_px) == len(kept) and (fit.residual_px <= 5.0).all()
     assert [name for name, _ in skipped] == ["p0.png", "p1.png"]
-    collection._write_cameras(tmp_path, fit, [names[i] for i in kept], landmarks[kept], (100, 100), skipped, "none")
+    write_cameras(tmp_path, fit, [names[i] for i in kept], landmarks[kept], (100, 100), skipped, "none")
     assert [frame["file"] for frame in json.loads((tmp_path / "cameras.json").read_text())["frames"]] == names[2:]

@@ -13,7 +13,7 @@ from PIL import Image
 from lolnerf_ns.data.collection import CollectionConfig
 from lolnerf_ns.data.collection_dataparser import LOLNeRFCollectionDataParserConfig
 from lolnerf_ns.data.datamanager import LOLNeRFDataManagerConfig, process_shard
-from lolnerf_ns.data.transforms_dataparser import LATENT_INDEX_KEY
+from lolnerf_ns.ray_keys import LATENT_INDEX_KEY
 
 POINTS = [[10.0, 10.0], [30.0, 10.0], [20.0, 20.0], [12.0, 30.0], [28.0, 30.0]]
 

@@ -28,7 +28,7 @@ def _worker(rank: int, config, init_file: Path, out: Path) -> None:
     from nerfstudio.scripts.train import _set_random_seed
     from nerfstudio.utils import comms
 
-    from lolnerf_ns.data.transforms_dataparser import LATENT_INDEX_KEY
+    from lolnerf_ns.ray_keys import LATENT_INDEX_KEY
 
     torch.set_num_threads(1)  # two processes on a shared 2-core machine
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD_SIZE)

@@ -16,7 +16,8 @@ from PIL import Image
 
 from lift_common.atomic_files import write_atomically
 from lift_common.errors import UserInputError
-from lolnerf_ns.data.collection import CollectionConfig, PreparedCollection, prepare_collection
+from lolnerf_ns.data.collection import CollectionConfig, prepare_collection
+from lolnerf_ns.data.collection_record import PreparedCollection
 from lolnerf_ns.data.image_store import DamagedStoreError, ImageStore, write_index, write_shard
 
 POINTS = [[10.0, 10.0], [30.0, 10.0], [20.0, 20.0], [12.0, 30.0], [28.0, 30.0]]

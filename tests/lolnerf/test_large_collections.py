@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from lift_testing.photo_collections import store_files, write_photo_collection
-from lolnerf_ns.data.collection import CACHE_FOLDER_NAME, CollectionConfig, prepare_collection
+from lolnerf_ns.data.collection import CollectionConfig, prepare_collection
+from lolnerf_ns.data.collection_cache import CACHE_FOLDER_NAME
 from tests.commands import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -36,7 +37,7 @@ import json, resource, sys
 from pathlib import Path
 import torch
 from lift_testing.lolnerf_configs import tiny_lolnerf_config
-from lolnerf_ns.data.transforms_dataparser import LATENT_INDEX_KEY
+from lolnerf_ns.ray_keys import LATENT_INDEX_KEY
 
 torch.set_num_threads(1)
 data, landmarks, output = (Path(arg) for arg in sys.argv[1:4])

@@ -8,8 +8,9 @@ from nerfstudio.cameras.rays import RayBundle
 from nerfstudio.data.scene_box import SceneBox
 
 from lift_common.errors import UserInputError
-from lolnerf_ns.data.transforms_dataparser import LATENT_INDEX_KEY, latent_indices_by_image_name
+from lolnerf_ns.data.transforms_dataparser import latent_indices_by_image_name
 from lolnerf_ns.model import LOLNeRFModelConfig
+from lolnerf_ns.ray_keys import LATENT_INDEX_KEY
 
 
 def test_frames_sharing_an_instance_id_share_a_latent() -> None:

@@ -7,7 +7,7 @@ import torch
 
 from lift_common.errors import UserInputError
 from lift_testing.lolnerf_models import make_model, rays
-from lolnerf_ns.model import LATENT_CODE_KEY
+from lolnerf_ns.ray_keys import LATENT_CODE_KEY
 
 
 def test_pixel_is_foreground_over_background() -> None:

@@ -8,8 +8,8 @@ from nerfstudio.engine.callbacks import TrainingCallbackAttributes
 from nerfstudio.pipelines.base_pipeline import Pipeline
 
 from lift_testing.lolnerf_models import make_model, rays
-from lolnerf_ns.model import LATENT_CODE_KEY
 from lolnerf_ns.occupancy import ClassOccupancyGrid
+from lolnerf_ns.ray_keys import LATENT_CODE_KEY
 
 BOX = torch.tensor([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]])
 RESOLUTION = 16
