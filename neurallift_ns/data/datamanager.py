@@ -104,6 +104,8 @@ class NeuralLiftDataManager(VanillaDataManager):
         """Photo (on white), mask and depth at the reference resolution, on the training device."""
         from PIL import Image
 
+        from lift_common.images import composite_on_white
+
         metadata = self.train_dataparser_outputs.metadata
         mask = torch.from_numpy(np.array(Image.open(metadata["mask_path"]))).float()[..., None] / 255
         depth = torch.from_numpy(np.load(metadata["depth_path"])).float()[..., None]
