@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from lift_common.marching_cubes import MarchingCubesSupport
 from lift_common.metrics import ImageQualityMetrics, psnr
+from lift_common.object_field import ObjectField
 from lift_common.tcnn import field_implementation
 from neurallift_ns import losses
 from neurallift_ns.field import BackgroundField, NeuralLiftField
@@ -413,6 +414,25 @@ class NeuralLiftModel(Model):
             if normals is not None:
                 outputs["orientation"] = orientation_loss(weights.detach(), normals, ray_bundle.directions)
         return outputs
+
+    def object_field(self) -> ObjectField:
+        """The object's density and albedo (the albedo MLP: no shading, no background) for mesh exporters."""
+        field = self.field
+
+        def density(positions: Tensor) -> Tensor:
+            return field.density_at(positions)[..., 0]
+
+        def albedo(positions: Tensor) -> Tensor:
+            _, features = field.log_density(positions)
+            return field.albedo_mlp(features.reshape(-1, field.geo_feat_dim)).reshape(*positions.shape[:-1], 3).float()
+
+        return ObjectField(
+            density=density,
+            albedo=albedo,
+            box=self.scene_box.aabb.detach().cpu().float(),
+            surface_density=float(self.config.surface_density),
+            device=self.device,
+        )
 
     def get_rgba_image(self, outputs: dict[str, Tensor], output_name: str = "rgb") -> Tensor:
         """The object's colour with its opacity as alpha (what ``ns-export`` colours points with).
