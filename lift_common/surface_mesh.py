@@ -37,6 +37,7 @@ def marching_cubes(grid: Float[np.ndarray, "nx ny nz"], box: Float[np.ndarray, "
         )
     box = np.asarray(box, dtype=np.float64)
     spacing = (box[1] - box[0]) / (np.array(grid.shape) - 1)
+    grid = fill_cavities(grid, level)
     # A layer of empty space around the grid closes surfaces cut by the box, so every part is a closed shell.
     padded = np.pad(grid, 1, mode="constant", constant_values=min(low, 0.0))
     vertices, faces, _, _ = measure.marching_cubes(padded, level=level, spacing=tuple(spacing))
@@ -45,6 +46,43 @@ def marching_cubes(grid: Float[np.ndarray, "nx ny nz"], box: Float[np.ndarray, "
     if signed_volume(mesh) < 0:  # density rises inwards; make faces wind counter-clockwise seen from outside
         mesh.faces = mesh.faces[:, ::-1].copy()
     return mesh
+
+
+PROBE_RADIUS = 0.015
+"""Radius, as a fraction of the box's side, of the ball that decides what is outside the object (see
+:func:`fill_cavities`): 2 cells of a 128 grid, 4 of a 256 one."""
+
+
+def fill_cavities(grid: Float[np.ndarray, "nx ny nz"], level: float) -> Float[np.ndarray, "nx ny nz"]:
+    """``grid`` with the object's inside made solid: empty space that a ball of radius ``PROBE_RADIUS`` cannot
+    reach from the box's sides is filled.
+
+    A radiance field's inside is never seen, so nothing keeps its density up: trained fields hold a foam of low
+    density there, and its walls would be meshed as surfaces inside the object. Their pockets reach the outside
+    through gaps in the object's shell (a plain flood fill from the sides fills almost nothing), so the outside is
+    what a small ball rolling in from the sides reaches: gaps narrower than the ball are sealed. On the synthetic
+    object at 128^3 this took the mesh's area from 13.5 to 5.3 (the truth: 5.3) and its Chamfer distance from 0.063
+    to 0.005. Only empty points away from the outside change (set to the grid's highest density).
+    """
+    from scipy import ndimage
+
+    radius = max(1, round(PROBE_RADIUS * (max(grid.shape) - 1)))
+    inside = grid > level
+    # The ball's centres: empty points at least `radius` cells from matter (the box's sides count as empty).
+    centres = ndimage.binary_erosion(~inside, iterations=radius, border_value=1)
+    labels, _ = ndimage.label(np.pad(centres, 1, constant_values=True))
+    from_sides = labels[1:-1, 1:-1, 1:-1] == labels[0, 0, 0]
+    del labels, centres
+    # Grown by twice the radius: a margin of the field's own values is left under the outer surface, so marching
+    # cubes still places it between the field's values, not against a filled cell (which left a stair-stepped skin
+    # coloured by the field just outside the object: 24.7 dB against the field's renders, 27.9 with the margin).
+    outside = ndimage.binary_dilation(from_sides, iterations=2 * radius)
+    cavities = ~inside & ~outside
+    if not cavities.any():
+        return grid
+    filled = grid.copy()
+    filled[cavities] = float(np.max(grid))
+    return filled
 
 
 def signed_volume(mesh: SurfaceMesh) -> float:
@@ -152,6 +190,16 @@ def extract_surface(
     level: float,
     target_faces: int,
     min_part_fraction: float = 0.05,
+    progress: bool = False,
 ) -> SurfaceMesh:
     """Marching cubes at ``level``, the visible parts that matter, decimated to ``target_faces``."""
-    return decimate(keep_visible_parts(marching_cubes(grid, box, level), min_part_fraction), target_faces)
+    from lift_common.progress import stage_progress
+
+    with stage_progress("Meshing", total=3, enabled=progress) as advance:
+        mesh = marching_cubes(grid, box, level)
+        advance(1)
+        mesh = keep_visible_parts(mesh, min_part_fraction)
+        advance(1)
+        mesh = decimate(mesh, target_faces)
+        advance(1)
+    return mesh

@@ -117,7 +117,9 @@ def bake_albedo(
         vertex_map, faces, uvs = uv_atlas(mesh, size)
         advance(1)
     vertices = mesh.vertices[vertex_map]
-    texels, texel_faces, weights = rasterise_uv(faces, uvs, size)
+    with stage_progress("Rasterising the atlas", total=1, enabled=progress) as advance:
+        texels, texel_faces, weights = rasterise_uv(faces, uvs, size)
+        advance(1)
     points = np.einsum("nk,nkd->nd", weights, vertices[faces[texel_faces]]).astype(np.float32)
     colours = np.empty((len(points), 3), dtype=np.float32)
     with stage_progress("Baking albedo", total=len(points), enabled=progress) as advance:

@@ -93,7 +93,7 @@ class ExportMesh:
         with torch.no_grad():
             grid = sample_density_grid(field.density, field.box, self.resolution, field.device)
             surface = extract_surface(
-                grid, field.box.numpy(), field.surface_density, self.faces, self.min_part_fraction
+                grid, field.box.numpy(), field.surface_density, self.faces, self.min_part_fraction, progress=True
             )
             del grid
             textured = bake_albedo(surface, field.albedo, self.texture_size, field.device)

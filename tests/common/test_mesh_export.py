@@ -116,8 +116,10 @@ def shell_with_cavity_and_floater(positions: torch.Tensor) -> torch.Tensor:
 
 def test_floaters_and_hidden_inner_shells_are_dropped() -> None:
     grid = sample_density_grid(shell_with_cavity_and_floater, BOX, 48, progress=False)
-    raw = marching_cubes(grid, BOX.numpy(), SURFACE_DENSITY)
-    raw_radii = np.linalg.norm(raw.vertices, axis=-1)
+    from skimage import measure
+
+    raw_vertices = measure.marching_cubes(grid, SURFACE_DENSITY, spacing=(2.0 / 47,) * 3)[0] - 1.0
+    raw_radii = np.linalg.norm(raw_vertices, axis=-1)
     assert (raw_radii < 0.5).any() and (raw_radii > 1.2).any()  # marching cubes finds all three surfaces
     cleaned = extract_surface(grid, BOX.numpy(), SURFACE_DENSITY, target_faces=100000)
     radii = np.linalg.norm(cleaned.vertices, axis=-1)
