@@ -9,6 +9,8 @@ Diffusion, whose weights cannot be downloaded where these pictures were made), t
 
 * ``docs/images/neurallift-turntable.png``: ground truth above, renders below, all around the object;
 * ``docs/images/neurallift-mesh.png``: the Poisson mesh ``ns-export poisson`` makes of the run, from four sides;
+* ``docs/images/neurallift-mesh-export.png``: the textured GLB ``ns-lift-export-mesh`` makes of the run (at its
+  defaults), ray-cast from six sides beside the field's own renders;
 * ``docs/images/viewer-neurallift.png``: ``ns-viewer`` on the run in headless Chromium, looking at the object's back;
 
 then trains the LOLNeRF proof's synthetic class and writes
@@ -85,6 +87,25 @@ def mesh_views(mesh_path: Path) -> Image.Image:
     path = Path(tempfile.mkdtemp()) / "mesh.png"
     figure.savefig(path)
     return Image.open(path)
+
+
+def textured_mesh_views(glb_path: Path, config_path: Path, size: int = 128) -> Image.Image:
+    """The exported GLB as a consumer reads it, ray-cast from six sides (below), under the field's own renders."""
+    from nerfstudio.utils.eval_utils import eval_setup
+
+    from lift_common.mesh_render import read_textured_mesh, render_mesh
+    from neurallift_ns.data.orbit_views import orbit_cameras
+
+    count = len(AZIMUTHS)
+    cameras = orbit_cameras(
+        torch.tensor(AZIMUTHS), torch.full((count,), 15.0), torch.full((count,), 3.0), torch.full((count,), 35.0), size
+    )
+    _, pipeline, _, _ = eval_setup(config_path, test_mode="test")
+    with torch.no_grad():
+        field = [pipeline.model.get_outputs_for_camera(cameras[i : i + 1])["rgb"].cpu() for i in range(count)]
+    mesh, _ = render_mesh(read_textured_mesh(glb_path), cameras)
+    grid = torch.cat([torch.cat(field, dim=1), torch.cat(list(mesh), dim=1)], dim=0)
+    return Image.fromarray((grid.clamp(0, 1).numpy() * 255).astype(np.uint8))
 
 
 def viewer_screenshot(config_path: Path, path: Path, max_resolution: int = 256) -> None:
@@ -173,6 +194,9 @@ def neurallift_pictures() -> None:
     command += ["--num-points", "20000", "--texture-method", "point_cloud"]
     subprocess.run(command, check=True)
     mesh_views(work / "mesh" / "poisson_mesh.ply").save(IMAGES / "neurallift-mesh.png")
+    export = [str(Path(sys.executable).parent / "ns-lift-export-mesh"), "--load-config", str(config_path)]
+    subprocess.run([*export, "--output-dir", str(work / "textured")], check=True)
+    textured_mesh_views(work / "textured" / "mesh.glb", config_path).save(IMAGES / "neurallift-mesh-export.png")
     viewer_screenshot(config_path, IMAGES / "viewer-neurallift.png")
 
 

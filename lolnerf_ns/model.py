@@ -43,6 +43,7 @@ from torch import Tensor, nn
 from lift_common.errors import UserInputError
 from lift_common.marching_cubes import MarchingCubesSupport
 from lift_common.metrics import ImageQualityMetrics, psnr
+from lift_common.object_field import ObjectField
 from lolnerf_ns import losses
 from lolnerf_ns.field import LatentBackgroundField, LatentConditionedField, MLPPrecision
 from lolnerf_ns.latents import SAMPLE_PREFIX, identity_code, identity_row, interpolate_along
@@ -287,6 +288,23 @@ class LOLNeRFModel(Model):
             self.identity_names,
             self.num_training_latents,
             self.config.sample_temperature,
+        )
+
+    def object_field(self, code: Float[Tensor, "latent_dim"] | None = None) -> ObjectField:
+        """One identity's foreground density and colour (the colour head: no view input, no background) for mesh
+        exporters: ``code``, or by default the first displayed identity (``render_identities``, or identity 0)."""
+        code = (self.identity_code(self._displayed[0]) if code is None else code).detach().to(self.device)
+        field = self.field
+
+        def evaluate(positions: Tensor) -> tuple[Tensor, Tensor]:
+            return field(positions, code.to(positions.dtype).expand(*positions.shape[:-1], -1))
+
+        return ObjectField(
+            density=lambda positions: evaluate(positions)[0][..., 0],
+            albedo=lambda positions: evaluate(positions)[1],
+            box=self.scene_box.aabb.detach().cpu().float(),
+            surface_density=float(self.config.surface_density),
+            device=self.device,
         )
 
     def displayed_latents(self, ray_bundle: RayBundle) -> Float[Tensor, "*batch latent_dim"]:

@@ -16,37 +16,12 @@ import yaml
 from nerfstudio.engine.trainer import TrainerConfig
 
 from lift_common.checkpoints import save_checkpoint_atomically
-from lift_common.errors import UserInputError
-from lift_common.run_configs import read_run_config as read_config_file
+from lift_common.trained_runs import read_trained_run
 
 
 def read_run_config(config_path: Path) -> TrainerConfig:
     """The trained lolnerf run's config, anchored to where ``config_path`` lies; bad paths get one message."""
-    config_path = Path(config_path)
-    config = read_config_file(config_path)
-    if not isinstance(config, TrainerConfig) or config.method_name != "lolnerf":
-        method = getattr(config, "method_name", None)
-        raise UserInputError(
-            f"{config_path} is not the config of a lolnerf run (method: {method}). Pass a lolnerf run's config.yml."
-        )
-    run_folder = config_path.resolve().parent
-    if (
-        run_folder.name == str(config.timestamp)
-        and run_folder.parent.name == config.method_name
-        and run_folder.parents[1].name == str(config.experiment_name)
-    ):
-        config.output_dir = run_folder.parents[2]
-    for holder in (config.pipeline.datamanager, config.pipeline.datamanager.dataparser):
-        data = getattr(holder, "data", None)
-        if data is not None and not Path(data).is_absolute() and Path(data).exists():
-            holder.data = Path(data).resolve()
-    checkpoints = config.get_checkpoint_dir()
-    if not checkpoints.is_dir() or not any(checkpoints.glob("step-*.ckpt")):
-        raise UserInputError(
-            f"No checkpoint in {checkpoints} for {config_path}. Train until a checkpoint is saved "
-            "(--steps-per-save), or pass the config.yml that sits beside nerfstudio_models/."
-        )
-    return config
+    return read_trained_run(config_path, ("lolnerf",))
 
 
 def safe_name(text: str) -> str:

@@ -2,7 +2,8 @@
 # Install the plugin into the active Python environment, with the system libraries nerfstudio's tools need:
 # libusb-1.0-0 (open3d, used by ns-export) and ffmpeg (ns-render's videos).
 #   scripts/install.sh          the plugin
-#   scripts/install.sh --dev    the plugin and its test and lint tools, and Chromium (the viewer's browser tests)
+#   scripts/install.sh --dev    the plugin and its test and lint tools, Chromium (the viewer's browser tests) and
+#                               three.js in .gl/ (the GLB export's browser test; needs npm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,3 +37,13 @@ extras=""
 $dev && extras="[dev]"
 python3 -m pip install --upgrade pip
 python3 -m pip install -e ".${extras}"
+
+if $dev; then
+    # three.js's GLTFLoader opens our GLB exports in the browser test (tests/tools/test_glb_in_three_js.py).
+    if command -v npm >/dev/null; then
+        npm install --silent --no-audit --no-fund --prefix .gl three@0.187.0 ||
+            echo "Could not install three.js into .gl/: the GLB browser test will be skipped." >&2
+    else
+        echo "npm is not installed: the GLB browser test will be skipped." >&2
+    fi
+fi

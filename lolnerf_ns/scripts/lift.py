@@ -59,9 +59,11 @@ class LiftPhoto:
     """Duration of the written camera path."""
 
     def main(self) -> None:
+        import numpy as np
         import torch
         from nerfstudio.utils.eval_utils import eval_setup
 
+        from lift_common.atomic_files import write_atomically
         from lift_common.camera_paths import (
             camera_path,
             sweep_camera_to_worlds,
@@ -139,6 +141,9 @@ class LiftPhoto:
             "torch": torch.__version__,
         }
         (folder / "lift.json").write_text(json.dumps(record, indent=1))
+        # The code alone, for ns-lift-export-mesh --latent (and any other use of the identity outside this run).
+        code = result.code.detach().cpu().float().numpy()
+        write_atomically(folder / "latent.npy", lambda file: np.save(file, code, allow_pickle=False))
         CONSOLE.print(f"Lifted {self.image.name} as identity '{name}': PSNR {result.psnr:.2f} dB on the photo.")
         CONSOLE.print(f"Run: {lifted_config}")
         CONSOLE.print(

@@ -80,3 +80,34 @@ def test_random_backgrounds_are_mid_tones_and_never_behind_textureless_views() -
     assert torch.equal(backgrounds[textureless], torch.ones_like(backgrounds[textureless]))
     coloured = backgrounds[~textureless]
     assert coloured.min() >= 0.2 and coloured.max() <= 0.8
+
+
+def test_renders_outside_training_take_one_normal_per_ray_not_per_sample() -> None:
+    """ns-export pointcloud and poisson ask a model in eval mode for normals on batches of 32k rays: each ray's normal
+    is taken once, at its rendered depth (6 density evaluations a ray), not at every sample (6 more a sample)."""
+    from nerfstudio.data.scene_box import SceneBox
+
+    from neurallift_ns.data.orbit_views import orbit_cameras, view_major_rays
+    from neurallift_ns.model import NeuralLiftModelConfig
+
+    torch.manual_seed(0)
+    config = NeuralLiftModelConfig(num_levels=2, log2_hashmap_size=10, max_res=16, lambda_guidance=0.0)
+    model = config.setup(scene_box=SceneBox(aabb=AABB), num_train_data=1).eval()
+    cameras = orbit_cameras(torch.zeros(1), torch.zeros(1), torch.full((1,), 3.0), torch.full((1,), 40.0), 8)
+    rays = view_major_rays(cameras).flatten()
+    evaluated = []
+    log_density = model.field.log_density
+
+    def counting(positions: torch.Tensor):
+        evaluated.append(positions[..., 0].numel())
+        return log_density(positions)
+
+    model.field.log_density = counting
+    with torch.no_grad():
+        outputs = model(rays)
+    num_rays = len(rays)
+    samples = num_rays * config.num_nerf_samples_per_ray
+    print(f"{sum(evaluated)} density evaluations for {samples} samples of {num_rays} rays")
+    assert sum(evaluated) == samples + 6 * num_rays  # per sample it was 7 * samples
+    surface = rays.origins + rays.directions * outputs["depth"]
+    torch.testing.assert_close(outputs["normals"], (model.field.normals_at(surface) + 1.0) / 2.0)
