@@ -120,8 +120,16 @@ def test_rgba_alpha_is_the_mask(tmp_path: Path) -> None:
     rgba[..., :3] = 90
     rgba[5:25, 10:30, 3] = 255
     Image.fromarray(rgba).save(tmp_path / "cutout.png")
-    result = preprocess_photo(tmp_path / "cutout.png", PreprocessConfig(image_size=32, depth_method="silhouette"))
+    config = PreprocessConfig(image_size=32, depth_method="silhouette")
+    result = preprocess_photo(tmp_path / "cutout.png", config)
     assert result.info()["mask_source"] == "the photo's alpha channel"
+    # The opaque 20 x 20 square, framed: a filled square whose side is the canvas less its borders, centred.
+    mask = np.asarray(Image.open(result.mask_path)) > 127
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    side = 32 * (1 - 2 * config.border_ratio)
+    assert len(rows) == pytest.approx(side, abs=1) and len(cols) == pytest.approx(side, abs=1)
+    assert mask.sum() >= len(rows) * len(cols) - 4  # resampled by area: a corner pixel may fall under half covered
+    assert abs(rows[0] - (31 - rows[-1])) <= 1 and abs(cols[0] - (31 - cols[-1])) <= 1
 
 
 def test_missing_depth_model_stops_with_its_name_when_asked_for(coffee_photo, offline) -> None:
@@ -151,3 +159,11 @@ def test_preview_and_info_are_json_readable(coffee_photo, tiny_depth_model, offl
     result = preprocess_photo(coffee_photo, settings(tiny_depth_model))
     info = json.loads(result.info_path.read_text())
     assert set(info["seconds"]) == {"read", "mask", "depth", "frame"}
+    assert info["mask_source"] == "GrabCut" and info["settings"]["image_size"] == 64
+    # Photo | mask | depth: the photo as framed, the mask as framed, and grey where the depth is off the object.
+    preview = np.asarray(Image.open(result.preview_path).convert("RGB"))
+    photo, mask_panel, depth_panel = preview[:, :64], preview[:, 64:128], preview[:, 128:]
+    mask = np.asarray(Image.open(result.mask_path)) > 127
+    np.testing.assert_array_equal(photo, np.asarray(Image.open(result.image_path))[..., :3])
+    np.testing.assert_array_equal(mask_panel, np.repeat(mask[..., None] * 255, 3, axis=-1))
+    assert (depth_panel[~mask] == 128).all() and not (depth_panel[mask] == 128).all(axis=-1).all()
