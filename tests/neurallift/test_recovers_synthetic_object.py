@@ -83,12 +83,12 @@ def test_exported_mesh_matches_the_object(trained_run, tmp_path: Path) -> None:
 
     from lift_common.mesh_render import read_textured_mesh
     from lift_testing.mesh_quality import chamfer_distance, mean_psnr
-    from tests.commands import REPO_ROOT, check, run_command
-    from tests.neurallift.synthetic_object import SPHERES, views_around
+    from lift_testing.synthetic_object import SPHERES, views_around
+    from tests.commands import check, run_command
 
     config_path, model = trained_run
     export = ["ns-lift-export-mesh", "--load-config", str(config_path), "--output-dir", str(tmp_path)]
-    check(run_command(export, PYTHONPATH=str(REPO_ROOT)))  # the run names the tests' guidance
+    check(run_command(export))
     mesh = read_textured_mesh(tmp_path / "mesh.glb")
 
     def distance(points: np.ndarray) -> np.ndarray:
