@@ -9,6 +9,8 @@ from pathlib import Path
 
 import torch
 
+from lift_testing.short_runs import make_short_cpu_run
+
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 """Environment of ns-* commands run by the slow tests. The machine the tests were sized on has 2 cores shared with
 other work; one thread per process avoids torch's threads waiting on each other (measured: 2 threads under load
@@ -51,15 +53,7 @@ def synthetic_class_config(data: Path, output_dir: Path, steps: int, images_per_
     from lolnerf_ns.lolnerf_config import lolnerf_method
 
     config = copy.deepcopy(lolnerf_method.config)
-    config.output_dir = output_dir
-    config.vis = "tensorboard"
-    config.max_num_iterations = steps
-    config.steps_per_save = steps
-    config.steps_per_eval_batch = steps * 10
-    config.steps_per_eval_image = steps * 10
-    config.steps_per_eval_all_images = steps * 10
-    config.machine.seed = 0
-    config.machine.device_type = "cpu"
+    make_short_cpu_run(config, output_dir, steps)
     config.pipeline.datamanager.data = data
     config.pipeline.datamanager.images_per_batch = images_per_batch
     config.pipeline.datamanager.pixels_per_image = pixels

@@ -6,6 +6,7 @@ import copy
 import dataclasses
 from pathlib import Path
 
+from lift_testing.short_runs import make_short_cpu_run
 from lift_testing.synthetic_object import AnalyticObjectGuidanceConfig
 
 DEFAULT_RUN_STEPS = 10000
@@ -51,15 +52,7 @@ def tiny_neurallift_config(data: Path, output_dir: Path, steps: int, guidance=No
     from neurallift_ns.neurallift_config import neurallift_method
 
     config = copy.deepcopy(neurallift_method.config)
-    config.output_dir = output_dir
-    config.vis = "tensorboard"
-    config.max_num_iterations = steps
-    config.steps_per_save = steps
-    config.steps_per_eval_batch = steps * 10
-    config.steps_per_eval_image = steps * 10
-    config.steps_per_eval_all_images = steps * 10
-    config.machine.seed = 0
-    config.machine.device_type = "cpu"
+    make_short_cpu_run(config, output_dir, steps)
     scale_schedules(config, steps)
     datamanager = config.pipeline.datamanager
     datamanager.data = data
