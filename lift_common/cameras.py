@@ -82,3 +82,21 @@ def fov_from_focal_length(focal_px: Tensor, size_px: Tensor) -> Tensor:
     """Field of view in degrees spanned by ``size_px`` pixels at focal length ``focal_px`` (the inverse of
     :func:`focal_length_from_fov`)."""
     return torch.rad2deg(2.0 * torch.atan(0.5 * size_px / focal_px))
+
+
+def pixel_coordinates(
+    points: Float[Tensor, "num 3"],
+    camera_to_worlds: Float[Tensor, "num 3 4"],
+    fx: Float[Tensor, "num 1"],
+    fy: Float[Tensor, "num 1"],
+    cx: Float[Tensor, "num 1"],
+    cy: Float[Tensor, "num 1"],
+) -> Float[Tensor, "num 2"]:
+    """Where each world point falls in its pinhole camera, as the (row, column) ``coords`` that nerfstudio's
+    ``Cameras.generate_rays`` takes: the ray it generates there passes through the point."""
+    rotation, position = camera_to_worlds[..., :3], camera_to_worlds[..., 3]
+    local = torch.einsum("nji,nj->ni", rotation, points - position)  # world to camera: the rotation's transpose
+    ahead = (-local[..., 2:3]).clamp(min=1e-9)  # the camera looks along its -Z axis
+    column = cx + fx * local[..., 0:1] / ahead
+    row = cy - fy * local[..., 1:2] / ahead  # image rows grow downwards, camera Y upwards
+    return torch.cat([row, column], dim=-1)

@@ -24,7 +24,7 @@ class NeuralLiftPipeline(VanillaPipeline):
     """Before rendering a training batch, the model writes each ray's shading and background into the rays (the
     model's forward sees only rays, so this is how a view's look reaches it, also under DDP).
     Sampled views come from the orbit the model's prior asks for (a view-conditioned model only knows the photo's
-    field of view and distance)."""
+    field of view and distance). Exporters' rays are aimed at the trained object (see the datamanager)."""
 
     def __init__(self, config: NeuralLiftPipelineConfig, device: str, *args, **kwargs) -> None:
         super().__init__(config, device, *args, **kwargs)
@@ -32,6 +32,7 @@ class NeuralLiftPipeline(VanillaPipeline):
         datamanager.orbit = self.model.config.guidance.sampled_orbit(
             datamanager.config.orbit, datamanager.reference_view
         )
+        datamanager.object_field = self.model.object_field  # exporters' rays aim at the object
 
     def get_train_loss_dict(self, step: int):
         ray_bundle, batch = self.datamanager.next_train(step)

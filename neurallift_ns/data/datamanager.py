@@ -7,11 +7,14 @@ at a fixed rate all through training and the prior can never starve it. Every ba
 reference).
 
 Outside training (``ns-export``, ``ns-eval``: test modes "test" and "inference"), ``next_train`` returns rays from
-cameras all around the object, so exported point clouds and meshes cover every side, not only the photo's.
+cameras all around the object, so exported point clouds and meshes cover every side, not only the photo's. Each ray is
+aimed through a random point inside the object (:mod:`lift_common.object_targets`, from the field the pipeline hands
+over), so nearly every ray ends on the surface and ``ns-export pointcloud`` / ``poisson`` need few batches.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Dict, Literal, Tuple, Type
 
@@ -21,7 +24,10 @@ from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.cameras.rays import RayBundle
 from nerfstudio.data.datamanagers.base_datamanager import VanillaDataManager, VanillaDataManagerConfig
 
+from lift_common.cameras import pixel_coordinates
 from lift_common.images import composite_on_white
+from lift_common.object_field import ObjectField
+from lift_common.object_targets import ObjectTargets
 from neurallift_ns.data.orbit_views import (
     OrbitViewsConfig,
     ReferenceView,
@@ -108,6 +114,10 @@ class NeuralLiftDataManager(VanillaDataManager):
         self._eval_image_count = 0
         # Each rank draws its own views; seeded so a run is repeatable.
         self._generator = torch.Generator().manual_seed(1234 + local_rank)
+        self.object_field: Callable[[], ObjectField] | None = None
+        """The trained object, for aiming exporters' rays; set by the pipeline, read at the first export batch (after
+        the checkpoint has loaded)."""
+        self._object_targets: ObjectTargets | None = None
 
     def _load_reference(self) -> None:
         """Photo (on white), mask and depth at the reference resolution, on the training device."""
@@ -178,7 +188,8 @@ class NeuralLiftDataManager(VanillaDataManager):
         return ray_bundle, batch
 
     def _all_around_rays(self) -> Tuple[RayBundle, Dict]:
-        """Random pixels of random cameras over the whole orbit (azimuth and elevation), for exporters."""
+        """Rays of random cameras over the whole orbit (azimuth and elevation), for exporters: each through a random
+        point inside the object where the pipeline has said where it is, else through a random pixel."""
         # ns-export sets the pixel sampler's batch size; in "inference" mode there is no sampler, so the config's.
         sampler = self.train_pixel_sampler
         num_rays = sampler.num_rays_per_batch if sampler is not None else self.config.train_num_rays_per_batch
@@ -188,10 +199,18 @@ class NeuralLiftDataManager(VanillaDataManager):
         elevation = torch.rad2deg(torch.asin(uniform)) * EXPORT_ELEVATION_SCALE
         radius = torch.full((num_rays,), self.config.dataparser.reference_radius)
         fov = torch.full((num_rays,), self.config.dataparser.reference_fov_deg)
-        cameras = orbit_cameras(azimuth, elevation, radius, fov, size).to(self.device)
-        coords = torch.rand(num_rays, 2, generator=self._generator).to(self.device) * size
+        cameras = orbit_cameras(azimuth, elevation, radius, fov, size)
+        if self._object_targets is None and self.object_field is not None:
+            self._object_targets = ObjectTargets(self.object_field())
+        if self._object_targets is not None:
+            targets = self._object_targets.sample(num_rays, self._generator)
+            intrinsics = (cameras.fx, cameras.fy, cameras.cx, cameras.cy)
+            coords = pixel_coordinates(targets, cameras.camera_to_worlds, *intrinsics)
+        else:
+            coords = torch.rand(num_rays, 2, generator=self._generator) * size
+        cameras = cameras.to(self.device)
         indices = torch.arange(num_rays, device=self.device)[:, None]
-        ray_bundle = cameras.generate_rays(camera_indices=indices, coords=coords)
+        ray_bundle = cameras.generate_rays(camera_indices=indices, coords=coords.to(self.device))
         ray_bundle = ray_bundle.flatten()
         ray_bundle.camera_indices = torch.zeros_like(ray_bundle.camera_indices)
         return ray_bundle, {"is_reference": False}

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lift_common.cameras import focal_length_from_fov, orbit_angles, orbit_camera_to_world, orbit_positions
+from lift_common.cameras import (
+    focal_length_from_fov,
+    orbit_angles,
+    orbit_camera_to_world,
+    orbit_positions,
+    pixel_coordinates,
+)
 
 
 def _camera(azimuth: float, elevation: float = 0.0, radius: float = 3.0) -> torch.Tensor:
@@ -44,3 +50,30 @@ def test_orbit_angles_invert_orbit_positions() -> None:
     recovered = orbit_angles(orbit_positions(azimuth, elevation, radius))
     for value, expected in zip(recovered, (azimuth, elevation, radius), strict=True):
         torch.testing.assert_close(value, expected, atol=1e-4, rtol=0)
+
+
+def test_pixel_coordinates_give_the_ray_through_the_point() -> None:
+    """Exporters aim rays at points by projecting them: nerfstudio's ray at the projected (row, column) must pass
+    through the point, for cameras all around and off-centre principal points."""
+    from nerfstudio.cameras.cameras import Cameras
+
+    generator = torch.Generator().manual_seed(0)
+    num = 64
+    azimuth = 360.0 * torch.rand(num, generator=generator)
+    elevation = -60.0 + 120.0 * torch.rand(num, generator=generator)
+    cameras = Cameras(
+        camera_to_worlds=orbit_camera_to_world(azimuth, elevation, torch.full((num,), 3.0)),
+        fx=torch.full((num, 1), 90.0),
+        fy=torch.full((num, 1), 70.0),
+        cx=torch.full((num, 1), 40.0),
+        cy=torch.full((num, 1), 25.0),
+        width=64,
+        height=48,
+    )
+    points = 0.6 * (2.0 * torch.rand(num, 3, generator=generator) - 1.0)
+    coords = pixel_coordinates(points, cameras.camera_to_worlds, cameras.fx, cameras.fy, cameras.cx, cameras.cy)
+    rays = cameras.generate_rays(camera_indices=torch.arange(num)[:, None], coords=coords)
+    towards = points - rays.origins
+    off_the_ray = torch.linalg.cross(towards, rays.directions, dim=-1).norm(dim=-1)
+    assert off_the_ray.max() < 1e-4
+    assert ((towards * rays.directions).sum(dim=-1) > 0).all()  # in front of the camera, not behind it

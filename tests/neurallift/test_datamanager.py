@@ -98,6 +98,31 @@ def test_exporters_get_rays_from_all_around(photo: Path, test_mode: str) -> None
     assert datamanager.get_datapath() == photo
 
 
+def test_exporters_rays_aim_at_the_object_once_the_pipeline_says_where_it_is(photo: Path) -> None:
+    """ns-export keeps only rays that end on the object: aimed through points inside it (here a ball of radius 0.2
+    off the centre), every ray passes through it, from cameras all around."""
+    from lift_common.object_field import ObjectField
+
+    centre = torch.tensor([0.2, 0.1, -0.1])
+
+    def density(positions: torch.Tensor) -> torch.Tensor:
+        return 100.0 * ((positions - centre).norm(dim=-1) < 0.2).float()
+
+    datamanager = _datamanager(photo, test_mode="test")
+    box = torch.tensor([[-1.0] * 3, [1.0] * 3])
+    datamanager.object_field = lambda: ObjectField(density, lambda positions: positions, box, surface_density=10.0)
+    rays, _ = datamanager.next_train(0)
+    towards = centre - rays.origins
+    off_the_ray = torch.linalg.cross(towards, rays.directions, dim=-1).norm(dim=-1)
+    assert off_the_ray.max() < 0.2 + 0.06  # through the ball, give or take a grid cell (2/63 a side)
+    assert len({tuple((origin > 0).tolist()) for origin in rays.origins}) == 8
+    # Without it, rays through random pixels mostly miss so small an object.
+    datamanager.object_field, datamanager._object_targets = None, None
+    rays, _ = datamanager.next_train(0)
+    off_the_ray = torch.linalg.cross(centre - rays.origins, rays.directions, dim=-1).norm(dim=-1)
+    assert (off_the_ray < 0.2).float().mean() < 0.3
+
+
 def test_train_dataset_and_eval_loader_hold_the_reference_view(photo: Path) -> None:
     datamanager = _datamanager(photo, test_mode="test")
     assert len(datamanager.train_dataset) == 1 and datamanager.train_dataset.cameras.shape == (1,)
