@@ -20,7 +20,9 @@ keep identical tables.
 
 Outside training (``ns-export``, ``ns-eval``: every tool that loads a run with ``eval_setup``) nothing seeds the random
 generators, yet nerfstudio's exporters draw their rays from ``next_train``. There the identities and pixels come from
-a generator of their own with a fixed seed, so an export of a run is the same every time.
+a generator of their own with a fixed seed, so an export of a run is the same every time. The exporters keep only the
+rays that end on an object (opacity over 0.5) and draw until they hold a million by default, so there ``next_train``
+draws its pixels inside the images' masks, where the objects are: nearly every ray counts.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Literal, Type
 
 import torch
-from jaxtyping import Int
+from jaxtyping import Float, Int
 from nerfstudio.cameras.rays import RayBundle
 from nerfstudio.data.datamanagers.base_datamanager import DataManager, VanillaDataManager, VanillaDataManagerConfig
 from nerfstudio.data.pixel_samplers import PixelSampler, PixelSamplerConfig
@@ -70,15 +72,23 @@ class IdentityBatchPixelSampler(PixelSampler):
         return candidates[chosen]
 
     def sample_pixels(
-        self, images: Int[Tensor, "num_identities"], sizes: list[tuple[int, int]]
+        self,
+        images: Int[Tensor, "num_identities"],
+        sizes: list[tuple[int, int]],
+        masks: list[Float[Tensor, "height width 1"] | None] | None = None,
     ) -> Int[Tensor, "num_rays 3"]:
         """``num_rays_per_batch`` (image, row, column) indices shared out evenly over ``images``, whose heights and
-        widths are ``sizes``; pixels come from the whole image."""
+        widths are ``sizes``; pixels come from the whole image, or from inside each image's mask where ``masks``
+        gives one that is not empty."""
         pixels_per_image = -(-self.num_rays_per_batch // len(images))  # ceil: ns-export may ask for any batch size
         indices = []
-        for image, (height, width) in zip(images.tolist(), sizes, strict=True):
-            rows = torch.randint(0, height, (pixels_per_image,), generator=self.generator)
-            cols = torch.randint(0, width, (pixels_per_image,), generator=self.generator)
+        for position, (image, (height, width)) in enumerate(zip(images.tolist(), sizes, strict=True)):
+            inside = None if masks is None or masks[position] is None else torch.nonzero(masks[position][..., 0] > 0.5)
+            if inside is not None and len(inside):
+                rows, cols = inside[torch.randint(0, len(inside), (pixels_per_image,), generator=self.generator)].T
+            else:
+                rows = torch.randint(0, height, (pixels_per_image,), generator=self.generator)
+                cols = torch.randint(0, width, (pixels_per_image,), generator=self.generator)
             indices.append(torch.stack([torch.full_like(rows, image), rows, cols], dim=-1))
         return torch.cat(indices)[: self.num_rays_per_batch]
 
@@ -188,20 +198,30 @@ class LOLNeRFDataManager(VanillaDataManager):
 
     def next_train(self, step: int) -> tuple[RayBundle, dict]:
         self.train_count += 1
-        return self._identity_batch(self.train_dataset, self.train_pixel_sampler, self.train_ray_generator)
+        # Outside training only exporters ask, and they keep only opaque rays: aim at the objects (see the docstring).
+        inside_masks = self.test_mode != "val"
+        return self._identity_batch(
+            self.train_dataset, self.train_pixel_sampler, self.train_ray_generator, inside_masks=inside_masks
+        )
 
     def next_eval(self, step: int) -> tuple[RayBundle, dict]:
         self.eval_count += 1
         return self._identity_batch(self.eval_dataset, self.eval_pixel_sampler, self.eval_ray_generator)
 
     def _identity_batch(
-        self, dataset: StoredImageDataset, sampler: IdentityBatchPixelSampler, ray_generator: RayGenerator
+        self,
+        dataset: StoredImageDataset,
+        sampler: IdentityBatchPixelSampler,
+        ray_generator: RayGenerator,
+        inside_masks: bool = False,
     ) -> tuple[RayBundle, dict]:
-        """Rays and targets of the pixels ``sampler`` draws, in the form nerfstudio's pixel samplers give them:
-        ``image`` and ``mask`` (on the CPU) and ``indices`` (image, row, column)."""
+        """Rays and targets of the pixels ``sampler`` draws (inside the images' masks if ``inside_masks``), in the
+        form nerfstudio's pixel samplers give them: ``image`` and ``mask`` (on the CPU) and ``indices`` (image, row,
+        column)."""
         images = sampler.sample_images(len(dataset))
         data = [dataset.get_data(int(image)) for image in images]
-        indices = sampler.sample_pixels(images, [tuple(item["image"].shape[:2]) for item in data])
+        masks = [item.get("mask") for item in data] if inside_masks else None
+        indices = sampler.sample_pixels(images, [tuple(item["image"].shape[:2]) for item in data], masks)
         rows = [indices[indices[:, 0] == image, 1:] for image in images]
         batch = {
             key: torch.cat([item[key][pixels[:, 0], pixels[:, 1]] for item, pixels in zip(data, rows, strict=True)])

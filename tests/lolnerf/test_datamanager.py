@@ -35,12 +35,12 @@ def collection(tmp_path: Path) -> Path:
     return folder
 
 
-def _datamanager(collection: Path, images: int, pixels: int):
+def _datamanager(collection: Path, images: int, pixels: int, test_mode: str = "val"):
     dataparser = LOLNeRFCollectionDataParserConfig(
         data=collection, collection=CollectionConfig(landmarks_file=collection.parent / "points.json")
     )
     config = LOLNeRFDataManagerConfig(dataparser=dataparser, images_per_batch=images, pixels_per_image=pixels)
-    return config.setup(device="cpu", test_mode="val")
+    return config.setup(device="cpu", test_mode=test_mode)
 
 
 def test_batches_are_identities_times_pixels(collection: Path) -> None:
@@ -70,6 +70,18 @@ def test_exporters_can_ask_for_any_batch_size(collection: Path) -> None:
     datamanager.train_pixel_sampler.num_rays_per_batch = 100
     rays, _ = datamanager.next_train(0)
     assert rays.shape == (100,)
+
+
+def test_exporters_rays_come_from_inside_the_masks(collection: Path) -> None:
+    """ns-export keeps only rays that end on an object: outside training, pixels are drawn where the masks are."""
+    datamanager = _datamanager(collection, images=3, pixels=64, test_mode="test")
+    rays, batch = datamanager.next_train(0)
+    assert rays.shape == (192,) and len(torch.unique(rays.camera_indices)) == 3
+    assert (batch["indices"][:, 2] < 20).all() and (batch["mask"] > 0.5).all()  # the masks' left halves
+    assert len(torch.unique(batch["indices"][:, 1:], dim=0)) > 150  # all over them, not a few pixels
+    # Evaluation batches still come from the whole image.
+    _, eval_batch = datamanager.next_eval(0)
+    assert 0.2 < eval_batch["mask"].float().mean() < 0.8
 
 
 def test_processes_share_the_images_out_between_them() -> None:
