@@ -44,6 +44,7 @@ from lift_common.errors import UserInputError
 from lift_common.marching_cubes import MarchingCubesSupport
 from lift_common.metrics import ImageQualityMetrics, psnr
 from lift_common.object_field import ObjectField
+from lift_common.ray_chunks import forward_in_chunks
 from lolnerf_ns import losses
 from lolnerf_ns.field import LatentBackgroundField, LatentConditionedField, MLPPrecision
 from lolnerf_ns.latents import SAMPLE_PREFIX, identity_code, identity_row, interpolate_along
@@ -402,6 +403,12 @@ class LOLNeRFModel(Model):
             return self.background_field(ray_bundle.directions, latents)
         value = 1.0 if self.config.background == "white" else 0.0
         return torch.full_like(ray_bundle.directions, value)
+
+    def forward(self, ray_bundle: RayBundle) -> dict[str, Tensor]:
+        """Outside training, large batches (ns-export's) are rendered in chunks of ``eval_num_rays_per_chunk``."""
+        if self.training:
+            return super().forward(ray_bundle)
+        return forward_in_chunks(super().forward, ray_bundle, self.config.eval_num_rays_per_chunk)
 
     def get_outputs(self, ray_bundle: RayBundle) -> dict[str, Tensor]:
         latents = self.ray_latents(ray_bundle).to(ray_bundle.origins.device)

@@ -35,6 +35,7 @@ from lift_common.errors import UserInputError
 from lift_common.marching_cubes import MarchingCubesSupport
 from lift_common.metrics import ImageQualityMetrics, psnr
 from lift_common.object_field import ObjectField
+from lift_common.ray_chunks import forward_in_chunks
 from lift_common.tcnn import field_implementation
 from neurallift_ns import losses, view_rendering
 from neurallift_ns.field import BackgroundField, NeuralLiftField
@@ -314,6 +315,12 @@ class NeuralLiftModel(Model):
             generator=self._generator,
         )
         return looks.write_into(ray_bundle, needs_normals=config.lambda_orientation > 0)
+
+    def forward(self, ray_bundle: RayBundle) -> dict[str, Tensor]:
+        """Outside training, large batches (ns-export's) are rendered in chunks of ``eval_num_rays_per_chunk``."""
+        if self.training:
+            return super().forward(ray_bundle)
+        return forward_in_chunks(super().forward, ray_bundle, self.config.eval_num_rays_per_chunk)
 
     def get_outputs(self, ray_bundle: RayBundle) -> dict[str, Tensor]:
         ray_samples, weights_list, ray_samples_list = self.proposal_sampler(ray_bundle, density_fns=self.density_fns)
