@@ -3,7 +3,7 @@
 
 Run on demand from the repository root::
 
-    python -m benchmarks.mesh_export --configs RUN/config.yml [RUN2/config.yml ...] [--ns-export]
+    python -m benchmarks.mesh_export --configs RUN/config.yml [RUN2/config.yml ...] [--exporters lift-mesh poisson ...]
 
 Each command runs as a user runs it, in its own process; its peak memory is the highest resident set of its
 process tree, polled every 0.2 s. A command that passes ``--timeout`` seconds or ``--max-memory-gb`` is stopped and
@@ -70,17 +70,25 @@ def run_measured(command: list[str], timeout: float, max_memory_gb: float) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--configs", type=Path, nargs="+", required=True, help="config.yml of trained runs")
-    parser.add_argument("--ns-export", action="store_true", help="also nerfstudio's pointcloud and poisson exports")
+    parser.add_argument(
+        "--exporters",
+        nargs="+",
+        choices=("lift-mesh", "pointcloud", "poisson"),
+        default=["lift-mesh"],
+        help="ns-lift-export-mesh, and nerfstudio's ns-export pointcloud / poisson at their defaults",
+    )
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds before a command is stopped")
     parser.add_argument("--max-memory-gb", type=float, default=12.0, help="memory at which a command is stopped")
     args = parser.parse_args()
     bin_dir = Path(sys.executable).parent
     for config in args.configs:
         with tempfile.TemporaryDirectory() as output:
-            commands = {"ns-lift-export-mesh": [str(bin_dir / "ns-lift-export-mesh"), "--load-config", str(config)]}
-            commands["ns-lift-export-mesh"] += ["--output-dir", f"{output}/mesh"]
-            if args.ns_export:
-                for exporter in ("pointcloud", "poisson"):
+            commands = {}
+            if "lift-mesh" in args.exporters:
+                commands["ns-lift-export-mesh"] = [str(bin_dir / "ns-lift-export-mesh"), "--load-config", str(config)]
+                commands["ns-lift-export-mesh"] += ["--output-dir", f"{output}/mesh"]
+            for exporter in ("pointcloud", "poisson"):
+                if exporter in args.exporters:
                     commands[f"ns-export {exporter}"] = [
                         *(str(bin_dir / "ns-export"), exporter, "--load-config", str(config)),
                         *("--output-dir", f"{output}/{exporter}"),
