@@ -45,10 +45,13 @@ def sd15_vae():
 def save_random_sd15(folder: Path) -> Path:
     """A Stable Diffusion 1.5-shaped pipeline (UNet 860M, VAE 84M, CLIP ViT-L text encoder 123M), random weights."""
     import torch
-    from diffusers import DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-    from lift_testing.tiny_models import save_tiny_clip_tokenizer  # any CLIP tokenizer: only token ids are needed
+    from lift_testing.tiny_models import (  # any CLIP tokenizer: only token ids are needed
+        save_stable_diffusion_layout,
+        save_tiny_clip_tokenizer,
+    )
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768, attention_head_dim=8)
@@ -57,17 +60,7 @@ def save_random_sd15(folder: Path) -> Path:
         CLIPTextConfig(vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12)
     )
     tokenizer = CLIPTokenizer.from_pretrained(save_tiny_clip_tokenizer(folder / "tokenizer-source"))
-    scheduler = DDPMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1)
-    StableDiffusionPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=scheduler,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    ).save_pretrained(folder)
+    save_stable_diffusion_layout(folder, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet)
     return folder
 
 

@@ -113,7 +113,7 @@ def save_tiny_stable_diffusion(folder: Path, seed: int = 0) -> Path:
 
     The VAE halves the resolution once and the UNet works on 8x8 latents of 16x16 images.
     """
-    from diffusers import DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     torch.manual_seed(seed)
@@ -143,11 +143,22 @@ def save_tiny_stable_diffusion(folder: Path, seed: int = 0) -> Path:
         attention_head_dim=4,
         norm_num_groups=8,
     )
-    vae = tiny_vae()
+    return save_stable_diffusion_layout(
+        folder, vae=tiny_vae(), text_encoder=text_encoder, tokenizer=tokenizer, unet=unet
+    )
+
+
+def save_stable_diffusion_layout(folder: Path, *, vae, text_encoder, tokenizer, unet) -> Path:
+    """Save the parts as a Stable Diffusion repository holds them (``StableDiffusionPipeline.save_pretrained``), with
+    Stable Diffusion 1.5's noise schedule (scaled linear betas 0.00085 to 0.012, no sample clipping), and no safety
+    checker: what ``--diffusion.model`` loads. Tiny random models, full-size random ones and trained miniature priors
+    are all written through here."""
+    from diffusers import DDPMScheduler, StableDiffusionPipeline
+
     scheduler = DDPMScheduler(
         beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, steps_offset=1
     )
-    pipeline = StableDiffusionPipeline(
+    StableDiffusionPipeline(
         vae=vae,
         text_encoder=text_encoder,
         tokenizer=tokenizer,
@@ -156,8 +167,7 @@ def save_tiny_stable_diffusion(folder: Path, seed: int = 0) -> Path:
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
-    )
-    pipeline.save_pretrained(folder)
+    ).save_pretrained(folder)
     return folder
 
 
