@@ -1,0 +1,191 @@
+"""A miniature Zero-1-to-3, trained here on a class folder, saved in the layout ``zero123 --diffusion.model`` loads.
+
+The recipe is Zero-1-to-3's (Liu et al. 2023, section 3.2), at a size a CPU trains in minutes:
+
+* a pair of views of one object: the *photo* (any view) and the *target* (any other), with the four camera numbers
+  of the target relative to the photo that the guidance gives (:mod:`neurallift_ns.guidance.relative_camera`);
+* the UNet predicts the noise added to the target's latents, seeing the photo's unscaled latents in its four extra
+  input channels and, through cross-attention, the camera projection of the photo's CLIP embedding and the camera;
+* the photo's latents and the projected conditioning are both zeroed for a fraction of the pairs, the unconditional
+  branch that classifier-free guidance subtracts (the guidance zeroes the same two);
+* the camera projection starts as the identity on the CLIP embedding and zero on the camera numbers, as Zero-1-to-3's
+  ``cc_projection`` was initialised.
+
+Unlike Zero-1-to-3, whose CLIP image encoder is a frozen pretrained one, the miniature's tiny CLIP tower is trained
+with the UNet: a random frozen one would tell the UNet nothing about the photo.
+
+Run from the repository root::
+
+    python -m lift_testing.miniature_zero123 CLASS_FOLDER OUTPUT_FOLDER [--steps N]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from lift_testing.class_views import ClassViews, read_class_views
+from lift_testing.miniature_vae import miniature_vae, set_scaling_factor, train_vae, unscaled_latents
+from lift_testing.object_class import read_object_class
+from lift_testing.tiny_models import save_zero123_folder, zero123_scheduler
+
+CLIP_SIZE = 32
+"""Side of the tiny CLIP tower's input."""
+
+
+@dataclass
+class MiniatureZero123Config:
+    """Sizes and schedule of the miniature's training."""
+
+    vae_steps: int = 1500
+    """Steps of the VAE's training (batches of ``batch_size`` views)."""
+    steps: int = 6000
+    """Steps of the UNet's training (batches of ``batch_size`` pairs)."""
+    batch_size: int = 32
+    learning_rate: float = 3e-4
+    """Adam's step size for the UNet, the CLIP tower and the projection (cosine decay to zero)."""
+    unconditional_fraction: float = 0.1
+    """Pairs trained without the photo (its latents and the projected conditioning zeroed)."""
+    width: int = 64
+    """The UNet's widest channels and the cross-attention width (the CLIP tower's projection)."""
+    vae_channels: tuple[int, ...] = (32, 64, 64)
+    """The VAE's block widths: three blocks shrink 64-pixel views to 16^2 latents."""
+    seed: int = 0
+
+
+def miniature_parts(width: int):
+    """The UNet (8 input channels), the tiny CLIP tower with its processor, and the camera projection."""
+    from diffusers import UNet2DConditionModel
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    unet = UNet2DConditionModel(
+        in_channels=8,
+        out_channels=4,
+        block_out_channels=(width // 2, width, width),
+        layers_per_block=1,
+        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=width,
+        attention_head_dim=8,
+        norm_num_groups=8,
+    )
+    vision = CLIPVisionConfig(
+        image_size=CLIP_SIZE,
+        patch_size=8,
+        hidden_size=width,
+        intermediate_size=2 * width,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        projection_dim=width,
+    )
+    image_encoder = CLIPVisionModelWithProjection(vision)
+    processor = CLIPImageProcessor(
+        size={"shortest_edge": CLIP_SIZE}, crop_size={"height": CLIP_SIZE, "width": CLIP_SIZE}
+    )
+    projection = torch.nn.Linear(width + 4, width)
+    with torch.no_grad():
+        projection.weight.zero_()
+        projection.weight[:, :width] = torch.eye(width)
+        projection.bias.zero_()
+    return unet, image_encoder, processor, projection
+
+
+def clip_inputs(images: torch.Tensor, processor) -> torch.Tensor:
+    """Images in [0, 1] as the guidance gives them to CLIP: bicubic to its size, corners aligned, normalised."""
+    resized = F.interpolate(images, size=(CLIP_SIZE, CLIP_SIZE), mode="bicubic", align_corners=True).clamp(0.0, 1.0)
+    mean = torch.tensor(processor.image_mean).view(1, 3, 1, 1)
+    std = torch.tensor(processor.image_std).view(1, 3, 1, 1)
+    return (resized - mean) / std
+
+
+def relative_cameras(views: ClassViews, objects, photos, targets) -> torch.Tensor:
+    """Each target's four camera numbers relative to its photo, as the guidance computes them."""
+    from neurallift_ns.guidance.relative_camera import relative_camera
+
+    rows = [
+        relative_camera(views.positions[o, t][None], views.positions[o, p], "zero123")[0]
+        for o, p, t in zip(objects.tolist(), photos.tolist(), targets.tolist(), strict=True)
+    ]
+    return torch.stack(rows)
+
+
+def train_miniature_zero123(class_folder: Path, output: Path, config: MiniatureZero123Config) -> dict:
+    """Train the miniature on the class's training objects and save it to ``output``; returns the training record
+    (the VAE's reconstruction error and the UNet's loss, first and last hundred steps)."""
+    from lift_common.progress import stage_progress
+
+    torch.manual_seed(config.seed)
+    views = read_class_views(read_object_class(class_folder).train)
+    vae = miniature_vae(config.vae_channels)
+    vae_errors = train_vae(vae, views, config.vae_steps, config.batch_size, seed=config.seed)
+    scale = set_scaling_factor(vae, views, seed=config.seed)
+    vae.requires_grad_(False)
+    latents = unscaled_latents(vae, views)
+    unet, image_encoder, processor, projection = miniature_parts(config.width)
+    scheduler = zero123_scheduler()
+    alphas = scheduler.alphas_cumprod
+    parameters = [*unet.parameters(), *image_encoder.parameters(), *projection.parameters()]
+    optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.steps)
+    generator = torch.Generator().manual_seed(config.seed)
+    num_objects, num_views = views.images.shape[:2]
+    losses = []
+    with stage_progress("Training the miniature Zero-1-to-3", total=config.steps) as advance:
+        for _ in range(config.steps):
+            objects = torch.randint(0, num_objects, (config.batch_size,), generator=generator)
+            photos = torch.randint(0, num_views, (config.batch_size,), generator=generator)
+            targets = torch.randint(0, num_views, (config.batch_size,), generator=generator)
+            target_latents = latents[objects, targets] * scale
+            photo_latents = latents[objects, photos]
+            embeddings = image_encoder(pixel_values=clip_inputs(views.float_images(objects, photos), processor))
+            cameras = relative_cameras(views, objects, photos, targets)
+            conditioning = projection(torch.cat([embeddings.image_embeds, cameras], dim=-1))[:, None]
+            keep = (torch.rand(config.batch_size, generator=generator) >= config.unconditional_fraction).float()
+            photo_latents = photo_latents * keep.view(-1, 1, 1, 1)
+            conditioning = conditioning * keep.view(-1, 1, 1)
+            timesteps = torch.randint(0, len(alphas), (config.batch_size,), generator=generator)
+            noise = torch.randn(target_latents.shape, generator=generator)
+            noisy = scheduler.add_noise(target_latents, noise, timesteps)
+            prediction = unet(torch.cat([noisy, photo_latents], dim=1), timesteps, encoder_hidden_states=conditioning)
+            loss = F.mse_loss(prediction.sample, noise)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+            optimizer.step()
+            schedule.step()
+            losses.append(loss.item())
+            advance(1)
+    save_zero123_folder(output, vae, unet, image_encoder, processor, scheduler, projection)
+    return {
+        "vae_error_first": sum(vae_errors[:100]) / len(vae_errors[:100]),
+        "vae_error_last": sum(vae_errors[-100:]) / len(vae_errors[-100:]),
+        "loss_first": sum(losses[:100]) / len(losses[:100]),
+        "loss_last": sum(losses[-100:]) / len(losses[-100:]),
+        "scaling_factor": scale,
+    }
+
+
+def main() -> None:
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("class_folder", type=Path, help="a class folder (docs/object-class-layout.md)")
+    parser.add_argument("output", type=Path, help="where to save the model")
+    defaults = MiniatureZero123Config()
+    for name in ("vae_steps", "steps", "batch_size", "width", "seed"):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
+    args = parser.parse_args()
+    config = MiniatureZero123Config(
+        vae_steps=args.vae_steps, steps=args.steps, batch_size=args.batch_size, width=args.width, seed=args.seed
+    )
+    record = train_miniature_zero123(args.class_folder, args.output, config)
+    (args.output / "training.json").write_text(json.dumps(record, indent=1))
+    print(json.dumps(record, indent=1))
+
+
+if __name__ == "__main__":
+    main()
