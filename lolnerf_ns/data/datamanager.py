@@ -198,25 +198,26 @@ class LOLNeRFDataManager(VanillaDataManager):
 
     def next_train(self, step: int) -> tuple[RayBundle, dict]:
         self.train_count += 1
-        # Outside training only exporters ask, and they keep only opaque rays: aim at the objects (see the docstring).
-        inside_masks = self.test_mode != "val"
-        return self._identity_batch(
-            self.train_dataset, self.train_pixel_sampler, self.train_ray_generator, inside_masks=inside_masks
-        )
+        if self.test_mode == "val":
+            return self._identity_batch(self.train_dataset, self.train_pixel_sampler, self.train_ray_generator)
+        return self._exporters_batch()
 
     def next_eval(self, step: int) -> tuple[RayBundle, dict]:
         self.eval_count += 1
         return self._identity_batch(self.eval_dataset, self.eval_pixel_sampler, self.eval_ray_generator)
 
     def _identity_batch(
-        self,
-        dataset: StoredImageDataset,
-        sampler: IdentityBatchPixelSampler,
-        ray_generator: RayGenerator,
-        inside_masks: bool = False,
+        self, dataset: StoredImageDataset, sampler: IdentityBatchPixelSampler, ray_generator: RayGenerator
     ) -> tuple[RayBundle, dict]:
-        """Rays and targets of the pixels ``sampler`` draws (inside the images' masks if ``inside_masks``), in the
-        form nerfstudio's pixel samplers give them: ``image`` and ``mask`` (on the CPU) and ``indices`` (image, row,
+        """Rays (through pixel centres) and targets of the pixels ``sampler`` draws."""
+        batch = self._identity_pixels(dataset, sampler, inside_masks=False)
+        return ray_generator(batch["indices"].to(self.device)), batch
+
+    def _identity_pixels(
+        self, dataset: StoredImageDataset, sampler: IdentityBatchPixelSampler, inside_masks: bool
+    ) -> dict:
+        """The pixels ``sampler`` draws (inside the images' masks if ``inside_masks``) and their targets, in the form
+        nerfstudio's pixel samplers give them: ``image`` and ``mask`` (on the CPU) and ``indices`` (image, row,
         column)."""
         images = sampler.sample_images(len(dataset))
         data = [dataset.get_data(int(image)) for image in images]
@@ -229,4 +230,18 @@ class LOLNeRFDataManager(VanillaDataManager):
             if key in data[0]
         }
         batch["indices"] = indices
-        return ray_generator(indices.to(self.device)), batch
+        return batch
+
+    def _exporters_batch(self) -> tuple[RayBundle, dict]:
+        """Rays for exporters: pixels inside the training images' masks, each ray through a random point of its pixel.
+
+        Through pixel centres, a run of small images has few distinct rays (24 images of 32^2 pixels: under 25,000),
+        so a million points would be each point many times over, and ns-export's outlier removal, which measures each
+        point's distance to its 20 nearest neighbours, then finds every point that is not a duplicate an outlier.
+        """
+        batch = self._identity_pixels(self.train_dataset, self.train_pixel_sampler, inside_masks=True)
+        indices = batch["indices"]
+        coords = indices[:, 1:].float() + torch.rand(len(indices), 2, generator=self.train_pixel_sampler.generator)
+        cameras = self.train_dataset.cameras.to(self.device)
+        ray_bundle = cameras.generate_rays(camera_indices=indices[:, :1].to(self.device), coords=coords.to(self.device))
+        return ray_bundle, batch

@@ -79,6 +79,13 @@ def test_exporters_rays_come_from_inside_the_masks(collection: Path) -> None:
     assert rays.shape == (192,) and len(torch.unique(rays.camera_indices)) == 3
     assert (batch["indices"][:, 2] < 20).all() and (batch["mask"] > 0.5).all()  # the masks' left halves
     assert len(torch.unique(batch["indices"][:, 1:], dim=0)) > 150  # all over them, not a few pixels
+    # Each ray through a random point of its pixel (through pixel centres a small run has few distinct rays, and
+    # ns-export's outlier removal drops every point that is not a duplicate), from its own image with its own code.
+    centres = datamanager.train_ray_generator(batch["indices"])
+    offsets = (rays.directions - centres.directions).abs().max(dim=-1).values
+    assert (offsets > 0).all() and offsets.max() < float(1.0 / datamanager.train_dataset.cameras.fx.min())
+    torch.testing.assert_close(rays.origins, centres.origins)
+    torch.testing.assert_close(rays.metadata[LATENT_INDEX_KEY], centres.metadata[LATENT_INDEX_KEY])
     # Evaluation batches still come from the whole image.
     _, eval_batch = datamanager.next_eval(0)
     assert 0.2 < eval_batch["mask"].float().mean() < 0.8

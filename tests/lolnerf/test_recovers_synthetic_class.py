@@ -177,6 +177,21 @@ def test_exporters_draw_the_same_rays_every_run(one_identity) -> None:
     torch.testing.assert_close(rays[0].directions, rays[1].directions, rtol=0, atol=0)
 
 
+def test_ns_export_rays_end_on_the_objects(trained) -> None:
+    """``ns-export pointcloud`` and ``poisson`` keep a ray's point only where the render is opaque, and draw batches
+    until they hold a million: nearly every ray the datamanager gives them ends on an object (measured 0.999; random
+    pixels of the training images, as before: 0.38)."""
+    from nerfstudio.utils.eval_utils import eval_setup
+
+    _, config_path = trained
+    _, pipeline, _, _ = eval_setup(config_path)  # as ns-export loads it
+    pipeline.datamanager.train_pixel_sampler.num_rays_per_batch = 2048
+    with torch.no_grad():
+        rays, _ = pipeline.datamanager.next_train(0)
+        opacity = pipeline.model.get_rgba_image(pipeline.model(rays))[..., 3]
+    assert (opacity > 0.5).float().mean() > 0.9
+
+
 def _surface_points(instance: Instance, num: int = 20000) -> tuple[np.ndarray, np.ndarray]:
     """Points on the instance's surface and their unit normals: its head ellipsoid and its nose sphere, as
     :func:`lift_testing.synthetic_class.trace` draws them, each without the part inside the other."""
