@@ -47,6 +47,8 @@ class LOLNeRFPipeline(VanillaPipeline):
         # Built as one process, then wrapped below in the way the device allows.
         super().__init__(config, device, test_mode, world_size=1, local_rank=local_rank, grad_scaler=grad_scaler)
         self.datamanager.world_size = world_size
+        # Exporters' rays render each image's own identity unless the model shows chosen ones (render_identities).
+        self.datamanager.exporters_aim_at_masks = not self.model.config.render_identities
         self.world_size = world_size
         if world_size > 1:
             on_cuda = torch.device(device).type == "cuda"

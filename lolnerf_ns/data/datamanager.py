@@ -172,6 +172,10 @@ class LOLNeRFDataManager(VanillaDataManager):
             for sampler in (self.train_pixel_sampler, self.eval_pixel_sampler):
                 if sampler is not None:
                     sampler.generator = torch.Generator().manual_seed(TOOL_RAYS_SEED)
+        self.exporters_aim_at_masks = True
+        """Whether exporters' pixels are drawn inside the images' masks: right where each ray renders its own image's
+        identity (the model's default); the pipeline turns it off when the model shows chosen identities instead,
+        whose silhouettes the masks do not give."""
 
     def create_train_dataset(self) -> StoredImageDataset:
         return StoredImageDataset(self.train_dataparser_outputs, scale_factor=self.config.camera_res_scale_factor)
@@ -233,13 +237,14 @@ class LOLNeRFDataManager(VanillaDataManager):
         return batch
 
     def _exporters_batch(self) -> tuple[RayBundle, dict]:
-        """Rays for exporters: pixels inside the training images' masks, each ray through a random point of its pixel.
+        """Rays for exporters: pixels inside the training images' masks (see ``exporters_aim_at_masks``), each ray
+        through a random point of its pixel.
 
         Through pixel centres, a run of small images has few distinct rays (24 images of 32^2 pixels: under 25,000),
         so a million points would be each point many times over, and ns-export's outlier removal, which measures each
         point's distance to its 20 nearest neighbours, then finds every point that is not a duplicate an outlier.
         """
-        batch = self._identity_pixels(self.train_dataset, self.train_pixel_sampler, inside_masks=True)
+        batch = self._identity_pixels(self.train_dataset, self.train_pixel_sampler, self.exporters_aim_at_masks)
         indices = batch["indices"]
         coords = indices[:, 1:].float() + torch.rand(len(indices), 2, generator=self.train_pixel_sampler.generator)
         cameras = self.train_dataset.cameras.to(self.device)

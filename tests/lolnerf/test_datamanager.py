@@ -86,6 +86,10 @@ def test_exporters_rays_come_from_inside_the_masks(collection: Path) -> None:
     assert (offsets > 0).all() and offsets.max() < float(1.0 / datamanager.train_dataset.cameras.fx.min())
     torch.testing.assert_close(rays.origins, centres.origins)
     torch.testing.assert_close(rays.metadata[LATENT_INDEX_KEY], centres.metadata[LATENT_INDEX_KEY])
+    # Where the model shows chosen identities instead of each image's own, the masks say nothing: the whole image.
+    datamanager.exporters_aim_at_masks = False
+    _, batch = datamanager.next_train(0)
+    assert 0.2 < batch["mask"].float().mean() < 0.8
     # Evaluation batches still come from the whole image.
     _, eval_batch = datamanager.next_eval(0)
     assert 0.2 < eval_batch["mask"].float().mean() < 0.8

@@ -239,7 +239,8 @@ def test_poisson_mesh_of_one_identity(trained, one_identity, tmp_path: Path) -> 
     print(f"poisson: side extents off by {extent_errors.round(3)}, seen surface covered {covered:.3f}, ", end="")
     print(f"vertices on the surface {on_surface:.3f}")
     assert np.abs(extent_errors).max() < MESH_TOLERANCE
-    assert covered > 0.85  # measured 1.00; a mesh of the front half, or of the left half only, covers 0.64-0.70
+    assert covered > 0.8  # measured 0.87 (and 0.868 before exporters' rays were jittered); a mesh of the front
+    # half, or of the left half only, covers 0.64-0.70
     assert on_surface > 0.8  # measured 0.98; the mesh of another instance (i013), 0.59
 
 
