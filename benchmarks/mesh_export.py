@@ -23,9 +23,10 @@ Measured on the 2-core CPU machine (24 GB), torch 2.14.1, shared with other work
     pointcloud 5.93 min, 2.05 GB; poisson wrote its points' mesh after 4.5 min, then its NeRF texture (4.2M rays
     for a 2048^2 atlas) was still rendering when stopped at 50 min, 3.16 GB peak (7 of those minutes shared the CPU
     with other work).
-  - synthetic class (lolnerf), after: pointcloud 1.70 min, 1.45 GB. Through pixel centres inside the masks (one
-    step before the last change) it failed after 1.5 min with an empty cloud: a million points from under 25,000
-    distinct rays, which nerfstudio's outlier removal drops.
+  - synthetic class (lolnerf): before, pointcloud failed after 7.42 min at 2.77 GB with an empty cloud (``KeyError:
+    'Key colors not found in TensorMap'``): a million points from under 25,000 distinct pixel-centre rays, which
+    nerfstudio's outlier removal drops (4.7 of those minutes shared the CPU with the quick tests). After: 1.70 min,
+    1.45 GB.
 """
 
 from __future__ import annotations
