@@ -21,8 +21,8 @@ from lift_common.density_grid import grid_axes, sample_density_grid
 from lift_common.object_field import ObjectField
 
 TARGET_GRID_RESOLUTION = 64
-"""Grid points a side: cells of 1/32 of the [-1, 1] box, about two pixels of a 128-pixel view of the object, so a
-ray aimed at an inside cell's random point rarely grazes past the surface."""
+"""Grid points a side: cells of 2/63 scene units on the [-1, 1] box, about two pixels of a 128-pixel view of the
+object at the photo's distance, so a ray aimed at an inside cell's random point rarely grazes past the surface."""
 
 
 class ObjectTargets:
