@@ -101,7 +101,9 @@ def clip_inputs(images: torch.Tensor, processor) -> torch.Tensor:
     return (resized - mean) / std
 
 
-def relative_cameras(views: ClassViews, objects, photos, targets) -> torch.Tensor:
+def relative_cameras(
+    views: ClassViews, objects: torch.Tensor, photos: torch.Tensor, targets: torch.Tensor
+) -> torch.Tensor:
     """Each target's four camera numbers relative to its photo, as the guidance computes them."""
     from neurallift_ns.guidance.relative_camera import relative_camera
 
