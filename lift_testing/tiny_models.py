@@ -108,12 +108,30 @@ def tiny_vae():
     )
 
 
+def tiny_unet(in_channels: int):
+    """A UNet2DConditionModel on 8x8 latents (4 output channels) that attends to 16-wide conditioning: the text
+    encoder's hidden states in Stable Diffusion, the projected photo embedding and camera in Zero-1-to-3."""
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        sample_size=8,
+        in_channels=in_channels,
+        out_channels=4,
+        block_out_channels=(16, 32),
+        layers_per_block=1,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=16,
+        attention_head_dim=4,
+        norm_num_groups=8,
+    )
+
+
 def save_tiny_stable_diffusion(folder: Path, seed: int = 0) -> Path:
     """A Stable Diffusion pipeline (UNet, VAE, CLIP text encoder, tokenizer, DDPM scheduler) with tiny random weights.
 
     The VAE halves the resolution once and the UNet works on 8x8 latents of 16x16 images.
     """
-    from diffusers import UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     torch.manual_seed(seed)
@@ -131,18 +149,7 @@ def save_tiny_stable_diffusion(folder: Path, seed: int = 0) -> Path:
             pad_token_id=tokenizer.pad_token_id,
         )
     )
-    unet = UNet2DConditionModel(
-        sample_size=8,
-        in_channels=4,
-        out_channels=4,
-        block_out_channels=(16, 32),
-        layers_per_block=1,
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=16,
-        attention_head_dim=4,
-        norm_num_groups=8,
-    )
+    unet = tiny_unet(in_channels=4)
     return save_stable_diffusion_layout(
         folder, vae=tiny_vae(), text_encoder=text_encoder, tokenizer=tokenizer, unet=unet
     )
@@ -259,24 +266,12 @@ def save_tiny_zero123(folder: Path, seed: int = 0, projection_layout: str = "kxi
     tower with projection, its image processor, a DDIM scheduler, and the camera projection (in ``projection_layout``,
     see :func:`save_zero123_folder`). As in the real models, the UNet's cross-attention width equals the CLIP
     projection's width, and the camera adds 4 numbers."""
-    from diffusers import UNet2DConditionModel
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
 
     torch.manual_seed(seed)
-    width = 16
     vae = tiny_vae()
-    unet = UNet2DConditionModel(
-        sample_size=8,
-        in_channels=8,
-        out_channels=4,
-        block_out_channels=(16, 32),
-        layers_per_block=1,
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=width,
-        attention_head_dim=4,
-        norm_num_groups=8,
-    )
+    unet = tiny_unet(in_channels=8)  # the noisy latents and the photo's, side by side
+    width = unet.config.cross_attention_dim
     vision = CLIPVisionConfig(
         image_size=32,
         patch_size=8,
