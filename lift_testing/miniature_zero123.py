@@ -94,11 +94,12 @@ def miniature_parts(width: int):
 
 
 def clip_inputs(images: torch.Tensor, processor) -> torch.Tensor:
-    """Images in [0, 1] as the guidance gives them to CLIP: bicubic to its size, corners aligned, normalised."""
-    resized = F.interpolate(images, size=(CLIP_SIZE, CLIP_SIZE), mode="bicubic", align_corners=True).clamp(0.0, 1.0)
+    """Images in [0, 1] as the guidance gives them to CLIP (the same function, with the processor's settings)."""
+    from neurallift_ns.guidance.zero123 import clip_pixel_values
+
     mean = torch.tensor(processor.image_mean).view(1, 3, 1, 1)
     std = torch.tensor(processor.image_std).view(1, 3, 1, 1)
-    return (resized - mean) / std
+    return clip_pixel_values(images, (CLIP_SIZE, CLIP_SIZE), mean, std)
 
 
 def relative_cameras(

@@ -200,10 +200,7 @@ class Zero123(FrozenLatentDiffusion):
         ``encode_first_stage(image).mode()`` without the VAE's scaling factor; threestudio's zero123_guidance.py
         ``get_img_embeds``)."""
         photo = F.interpolate(photo.float(), size=(size, size), mode="bilinear", antialias=True)
-        # CLIP's input as the original model's FrozenCLIPImageEmbedder made it: bicubic to the encoder's size,
-        # corners aligned, then CLIP's normalisation.
-        clip_input = F.interpolate(photo, size=self.clip_size, mode="bicubic", align_corners=True).clamp(0.0, 1.0)
-        clip_input = (clip_input - self.clip_mean) / self.clip_std
+        clip_input = clip_pixel_values(photo, self.clip_size, self.clip_mean, self.clip_std)
         embedding = self.image_encoder(pixel_values=clip_input.to(self.dtype)).image_embeds.float()
         latents = self.encode_images(photo) / self.latent_scale
         return embedding, latents.float()
@@ -226,6 +223,18 @@ class Zero123(FrozenLatentDiffusion):
         inputs = torch.cat([noisy, photo_latents], dim=1).to(self.dtype)
         output = self.unet(inputs, timesteps.to(self.device), encoder_hidden_states=conditioning.to(self.dtype)).sample
         return self.noise_from_output(output, noisy, timesteps)
+
+
+def clip_pixel_values(
+    images: Float[Tensor, "batch 3 H W"],
+    size: tuple[int, int],
+    mean: Float[Tensor, "1 3 1 1"],
+    std: Float[Tensor, "1 3 1 1"],
+) -> Float[Tensor, "batch 3 h w"]:
+    """Images in [0, 1] as the original model's FrozenCLIPImageEmbedder gave them to CLIP: bicubic to the encoder's
+    ``size``, corners aligned, then CLIP's normalisation by ``mean`` and ``std``."""
+    resized = F.interpolate(images, size=size, mode="bicubic", align_corners=True).clamp(0.0, 1.0)
+    return (resized - mean) / std
 
 
 def _crop_size(feature_extractor) -> tuple[int, int]:
