@@ -31,7 +31,7 @@ from jaxtyping import Float
 from nerfstudio.cameras.cameras import Cameras
 from torch import Tensor
 
-from lift_common.cameras import focal_length_from_fov, orbit_camera_to_world
+from lift_common.cameras import focal_length_from_fov
 
 CAMERA_RADIUS = 3.0
 """The neurallift dataparser's reference radius: every view is at the photo's distance."""
@@ -127,12 +127,12 @@ def trace(
 
 
 def camera(azimuth_deg: float, elevation_deg: float, size: int) -> Cameras:
-    """A square camera on the orbit, at the photo's distance and field of view, looking at the object's centre."""
-    c2w = orbit_camera_to_world(
-        torch.tensor([azimuth_deg]), torch.tensor([elevation_deg]), torch.tensor([CAMERA_RADIUS])
-    )
-    focal = focal_length_from_fov(FOV_DEG, size)
-    return Cameras(camera_to_worlds=c2w, fx=focal, fy=focal, cx=size / 2, cy=size / 2, width=size, height=size)
+    """A square camera on the orbit, at the photo's distance and field of view, looking at the object's centre: the
+    camera neurallift's sampled views use."""
+    from neurallift_ns.data.orbit_views import orbit_cameras
+
+    angles = torch.tensor([azimuth_deg]), torch.tensor([elevation_deg])
+    return orbit_cameras(*angles, torch.tensor([CAMERA_RADIUS]), torch.tensor([FOV_DEG]), size)
 
 
 def render(item: ProceduralObject, view: Cameras) -> tuple[Float[Tensor, "H W 3"], Float[Tensor, "H W 1"]]:
