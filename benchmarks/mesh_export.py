@@ -20,14 +20,14 @@ Measured on the 2-core CPU machine (24 GB), torch 2.14.1, shared with other work
 
   - synthetic object, before (rays through random pixels, one batch rendered whole): both stopped unfinished at the
     600 s limit, at 3.82 GB and 4.29 GB peak. After (rays aimed at the object, batches rendered in chunks):
-    pointcloud 5.93 min, 2.05 GB; poisson wrote its points' mesh after 4.5 min, then its NeRF texture (4.2M rays
-    for a 2048^2 atlas) was still rendering when stopped at 50 min, 3.16 GB peak (7 of those minutes shared the CPU
-    with other work).
+    pointcloud 5.93 min, 2.05 GB; poisson wrote its points' mesh after 4.5 min, then its NeRF texture was still
+    being made when stopped at 50 min, 3.16 GB peak (``benchmarks.poisson_texture`` shows where that time goes).
+    ``poisson --texture-method point_cloud`` (``poisson-vertex-colours``): 2.92 min, 2.39 GB.
   - synthetic class (lolnerf): before, pointcloud failed after 7.42 min at 2.77 GB with an empty cloud (``KeyError:
     'Key colors not found in TensorMap'``): a million points from under 25,000 distinct pixel-centre rays, which
     nerfstudio's outlier removal drops (4.7 of those minutes shared the CPU with the quick tests). After: 1.70 min,
-    1.45 GB. Poisson after: its mesh written after 2 min, then its NeRF texture still rendering when stopped at
-    29.5 min, 2.9 GB.
+    1.45 GB. Poisson after: its mesh written after 2 min, then its NeRF texture still being made when stopped at
+    29.5 min, 2.9 GB. ``poisson --texture-method point_cloud``: 2.05 min, 2.89 GB.
 """
 
 from __future__ import annotations
@@ -41,6 +41,13 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+NS_EXPORTS = {
+    "pointcloud": ["pointcloud"],
+    "poisson": ["poisson"],
+    "poisson-vertex-colours": ["poisson", "--texture-method", "point_cloud"],
+}
+"""nerfstudio's exporters as the benchmark runs them: the subcommand, then any option that differs from its default."""
 
 
 def run_measured(command: list[str], timeout: float, max_memory_gb: float) -> dict:
@@ -81,25 +88,29 @@ def main() -> None:
     parser.add_argument(
         "--exporters",
         nargs="+",
-        choices=("lift-mesh", "pointcloud", "poisson"),
+        choices=("lift-mesh", *NS_EXPORTS),
         default=["lift-mesh"],
-        help="ns-lift-export-mesh, and nerfstudio's ns-export pointcloud / poisson at their defaults",
+        help="ns-lift-export-mesh, and nerfstudio's ns-export pointcloud / poisson at their defaults (poisson-vertex-"
+        "colours: with --texture-method point_cloud)",
     )
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds before a command is stopped")
     parser.add_argument("--max-memory-gb", type=float, default=12.0, help="memory at which a command is stopped")
+    parser.add_argument("--keep-outputs", type=Path, help="a folder to keep the exports in (one subfolder a run)")
     args = parser.parse_args()
     bin_dir = Path(sys.executable).parent
-    for config in args.configs:
-        with tempfile.TemporaryDirectory() as output:
+    for index, config in enumerate(args.configs):
+        with tempfile.TemporaryDirectory() as temporary:
+            output = args.keep_outputs / f"run{index}" if args.keep_outputs else Path(temporary)
             commands = {}
             if "lift-mesh" in args.exporters:
                 commands["ns-lift-export-mesh"] = [str(bin_dir / "ns-lift-export-mesh"), "--load-config", str(config)]
                 commands["ns-lift-export-mesh"] += ["--output-dir", f"{output}/mesh"]
-            for exporter in ("pointcloud", "poisson"):
-                if exporter in args.exporters:
-                    commands[f"ns-export {exporter}"] = [
-                        *(str(bin_dir / "ns-export"), exporter, "--load-config", str(config)),
-                        *("--output-dir", f"{output}/{exporter}"),
+            for name, arguments in NS_EXPORTS.items():
+                if name in args.exporters:
+                    commands[f"ns-export {' '.join(arguments)}"] = [
+                        *(str(bin_dir / "ns-export"), *arguments[:1], "--load-config", str(config)),
+                        *arguments[1:],
+                        *("--output-dir", f"{output}/{name}"),
                     ]
             for name, command in commands.items():
                 result = run_measured(command, args.timeout, args.max_memory_gb)
