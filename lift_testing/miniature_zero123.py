@@ -28,7 +28,8 @@ import torch
 import torch.nn.functional as F
 
 from lift_testing.class_views import ClassViews, read_class_views
-from lift_testing.miniature_vae import miniature_vae, set_scaling_factor, train_vae, unscaled_latents
+from lift_testing.denoiser_training import fit_class_latents, train_noise_prediction, training_record
+from lift_testing.miniature_unet import miniature_unet
 from lift_testing.object_class import read_object_class
 from lift_testing.tiny_models import save_zero123_folder, zero123_scheduler
 
@@ -58,20 +59,9 @@ class MiniatureZero123Config:
 
 def miniature_parts(width: int):
     """The UNet (8 input channels), the tiny CLIP tower with its processor, and the camera projection."""
-    from diffusers import UNet2DConditionModel
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    unet = UNet2DConditionModel(
-        in_channels=8,
-        out_channels=4,
-        block_out_channels=(width // 2, width, width),
-        layers_per_block=1,
-        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=width,
-        attention_head_dim=8,
-        norm_num_groups=8,
-    )
+    unet = miniature_unet(8, width)
     vision = CLIPVisionConfig(
         image_size=CLIP_SIZE,
         patch_size=8,
@@ -117,58 +107,38 @@ def relative_cameras(
 
 def train_miniature_zero123(class_folder: Path, output: Path, config: MiniatureZero123Config) -> dict:
     """Train the miniature on the class's training objects and save it to ``output``; returns the training record
-    (the VAE's reconstruction error and the UNet's loss, first and last hundred steps)."""
-    from lift_common.progress import stage_progress
-
+    (:func:`lift_testing.denoiser_training.training_record`)."""
     torch.manual_seed(config.seed)
     views = read_class_views(read_object_class(class_folder).train)
-    vae = miniature_vae(config.vae_channels)
-    vae_errors = train_vae(vae, views, config.vae_steps, config.batch_size, seed=config.seed)
-    scale = set_scaling_factor(vae, views, seed=config.seed)
-    vae.requires_grad_(False)
-    latents = unscaled_latents(vae, views)
+    fitted = fit_class_latents(views, config.vae_channels, config.vae_steps, config.batch_size, config.seed)
     unet, image_encoder, processor, projection = miniature_parts(config.width)
     scheduler = zero123_scheduler()
-    alphas = scheduler.alphas_cumprod
-    parameters = [*unet.parameters(), *image_encoder.parameters(), *projection.parameters()]
-    optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=0.0)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.steps)
-    generator = torch.Generator().manual_seed(config.seed)
     num_objects, num_views = views.images.shape[:2]
-    losses = []
-    with stage_progress("Training the miniature Zero-1-to-3", total=config.steps) as advance:
-        for _ in range(config.steps):
-            objects = torch.randint(0, num_objects, (config.batch_size,), generator=generator)
-            photos = torch.randint(0, num_views, (config.batch_size,), generator=generator)
-            targets = torch.randint(0, num_views, (config.batch_size,), generator=generator)
-            target_latents = latents[objects, targets] * scale
-            photo_latents = latents[objects, photos]
-            embeddings = image_encoder(pixel_values=clip_inputs(views.float_images(objects, photos), processor))
-            cameras = relative_cameras(views, objects, photos, targets)
-            conditioning = projection(torch.cat([embeddings.image_embeds, cameras], dim=-1))[:, None]
-            keep = (torch.rand(config.batch_size, generator=generator) >= config.unconditional_fraction).float()
-            photo_latents = photo_latents * keep.view(-1, 1, 1, 1)
-            conditioning = conditioning * keep.view(-1, 1, 1)
-            timesteps = torch.randint(0, len(alphas), (config.batch_size,), generator=generator)
-            noise = torch.randn(target_latents.shape, generator=generator)
-            noisy = scheduler.add_noise(target_latents, noise, timesteps)
-            prediction = unet(torch.cat([noisy, photo_latents], dim=1), timesteps, encoder_hidden_states=conditioning)
-            loss = F.mse_loss(prediction.sample, noise)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(parameters, 1.0)
-            optimizer.step()
-            schedule.step()
-            losses.append(loss.item())
-            advance(1)
-    save_zero123_folder(output, vae, unet, image_encoder, processor, scheduler, projection)
-    return {
-        "vae_error_first": sum(vae_errors[:100]) / len(vae_errors[:100]),
-        "vae_error_last": sum(vae_errors[-100:]) / len(vae_errors[-100:]),
-        "loss_first": sum(losses[:100]) / len(losses[:100]),
-        "loss_last": sum(losses[-100:]) / len(losses[-100:]),
-        "scaling_factor": scale,
-    }
+
+    def batch_loss(generator: torch.Generator) -> torch.Tensor:
+        objects = torch.randint(0, num_objects, (config.batch_size,), generator=generator)
+        photos = torch.randint(0, num_views, (config.batch_size,), generator=generator)
+        targets = torch.randint(0, num_views, (config.batch_size,), generator=generator)
+        target_latents = fitted.latents[objects, targets] * fitted.scaling_factor
+        photo_latents = fitted.latents[objects, photos]
+        embeddings = image_encoder(pixel_values=clip_inputs(views.float_images(objects, photos), processor))
+        cameras = relative_cameras(views, objects, photos, targets)
+        conditioning = projection(torch.cat([embeddings.image_embeds, cameras], dim=-1))[:, None]
+        keep = (torch.rand(config.batch_size, generator=generator) >= config.unconditional_fraction).float()
+        photo_latents = photo_latents * keep.view(-1, 1, 1, 1)
+        conditioning = conditioning * keep.view(-1, 1, 1)
+        timesteps = torch.randint(0, len(scheduler.alphas_cumprod), (config.batch_size,), generator=generator)
+        noise = torch.randn(target_latents.shape, generator=generator)
+        noisy = scheduler.add_noise(target_latents, noise, timesteps)
+        prediction = unet(torch.cat([noisy, photo_latents], dim=1), timesteps, encoder_hidden_states=conditioning)
+        return F.mse_loss(prediction.sample, noise)
+
+    parameters = [*unet.parameters(), *image_encoder.parameters(), *projection.parameters()]
+    losses = train_noise_prediction(
+        parameters, batch_loss, config.steps, config.learning_rate, config.seed, "Training the miniature Zero-1-to-3"
+    )
+    save_zero123_folder(output, fitted.vae, unet, image_encoder, processor, scheduler, projection)
+    return training_record(fitted, losses)
 
 
 def main() -> None:

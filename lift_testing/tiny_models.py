@@ -157,14 +157,12 @@ def save_tiny_stable_diffusion(folder: Path, seed: int = 0) -> Path:
 
 def save_stable_diffusion_layout(folder: Path, *, vae, text_encoder, tokenizer, unet) -> Path:
     """Save the parts as a Stable Diffusion repository holds them (``StableDiffusionPipeline.save_pretrained``), with
-    Stable Diffusion 1.5's noise schedule (scaled linear betas 0.00085 to 0.012, no sample clipping), and no safety
-    checker: what ``--diffusion.model`` loads. Tiny random models, full-size random ones and trained miniature priors
-    are all written through here."""
-    from diffusers import DDPMScheduler, StableDiffusionPipeline
+    Stable Diffusion 1.5's noise schedule (:func:`stable_diffusion_scheduler`), and no safety checker: what
+    ``--diffusion.model`` loads. Tiny random models, full-size random ones and trained miniature priors are all
+    written through here."""
+    from diffusers import StableDiffusionPipeline
 
-    scheduler = DDPMScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, steps_offset=1
-    )
+    scheduler = stable_diffusion_scheduler()
     StableDiffusionPipeline(
         vae=vae,
         text_encoder=text_encoder,
@@ -176,6 +174,15 @@ def save_stable_diffusion_layout(folder: Path, *, vae, text_encoder, tokenizer, 
         requires_safety_checker=False,
     ).save_pretrained(folder)
     return folder
+
+
+def stable_diffusion_scheduler():
+    """Stable Diffusion 1.5's noise schedule: scaled linear betas 0.00085 to 0.012 over 1000 steps, no clipping."""
+    from diffusers import DDPMScheduler
+
+    return DDPMScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, steps_offset=1
+    )
 
 
 def save_tiny_open_clip(folder: Path, seed: int = 0) -> Path:

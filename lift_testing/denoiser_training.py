@@ -1,0 +1,81 @@
+"""What both miniature priors' training shares: a VAE fitted to the class's views, and the noise-prediction loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from lift_testing.class_views import ClassViews
+
+
+@dataclass
+class ClassLatents:
+    """A class's views, the VAE trained on them, and every view's latents (unscaled) in that VAE."""
+
+    views: ClassViews
+    vae: torch.nn.Module
+    latents: Tensor
+    """``[objects, views, 4, h, w]``: posterior means, without the VAE's scaling factor."""
+    scaling_factor: float
+    vae_errors: list[float]
+
+
+def fit_class_latents(
+    views: ClassViews, vae_channels: tuple[int, ...], steps: int, batch_size: int, seed: int
+) -> ClassLatents:
+    """Train a miniature VAE on ``views``, set its scaling factor, freeze it and encode every view."""
+    from lift_testing.miniature_vae import miniature_vae, set_scaling_factor, train_vae, unscaled_latents
+
+    vae = miniature_vae(vae_channels)
+    errors = train_vae(vae, views, steps, batch_size, seed=seed)
+    scale = set_scaling_factor(vae, views, seed=seed)
+    vae.requires_grad_(False)
+    return ClassLatents(views, vae, unscaled_latents(vae, views), scale, errors)
+
+
+def train_noise_prediction(
+    parameters: list[torch.nn.Parameter],
+    batch_loss: Callable[[torch.Generator], Tensor],
+    steps: int,
+    learning_rate: float,
+    seed: int,
+    description: str,
+) -> list[float]:
+    """``steps`` of AdamW on ``batch_loss`` (a fresh batch's loss, drawn with the generator it is given), cosine
+    decay of the step size to zero, gradients clipped to norm 1; returns each step's loss."""
+    from lift_common.progress import stage_progress
+
+    optimizer = torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    generator = torch.Generator().manual_seed(seed)
+    losses = []
+    with stage_progress(description, total=steps) as advance:
+        for _ in range(steps):
+            loss = batch_loss(generator)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+            optimizer.step()
+            schedule.step()
+            losses.append(loss.item())
+            advance(1)
+    return losses
+
+
+def training_record(class_latents: ClassLatents, losses: list[float]) -> dict:
+    """The VAE's reconstruction error and the denoiser's loss, each averaged over its first and last hundred steps."""
+
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values)
+
+    errors = class_latents.vae_errors
+    return {
+        "vae_error_first": mean(errors[:100]),
+        "vae_error_last": mean(errors[-100:]),
+        "loss_first": mean(losses[:100]),
+        "loss_last": mean(losses[-100:]),
+        "scaling_factor": class_latents.scaling_factor,
+    }
