@@ -1,34 +1,28 @@
-"""Benchmark: a trained Zero-1-to-3 folder checked on its own, before any lift uses it: its sampled back views of
-held-out objects against the truth, beside "copy the front" (the photo itself as the guess for every back view).
+"""Benchmark: trained miniature priors checked on their own, before any lift uses them.
 
-For each held-out object of a class folder (``docs/object-class-layout.md``), the photo is its view from the front
-(azimuth 0, elevation 0). The prior samples every view whose azimuth is at least 135 degrees from the front (the
-back, all elevations), loaded and sampled by the guidance's own code (:mod:`lift_testing.zero123_sampling`). Beside
-it: the truth passed through the prior's VAE and back (what the best latent can show: the ceiling), and the photo
-copied. PSNR is over whole images, white included.
+* **Zero-1-to-3** (``--zero123``): for each held-out object of a class folder (``docs/object-class-layout.md``), the
+  photo is its view from the front (azimuth 0, elevation 0), and the prior samples every view at least 135 degrees
+  from it (the back, all elevations), loaded and sampled by the guidance's own code
+  (:mod:`lift_testing.zero123_sampling`). Beside it: the truth passed through the prior's VAE and back (what the
+  best latent can show: the ceiling), and the photo copied. PSNR is over whole images, white included.
+* **Stable Diffusion** (``--stable-diffusion``): samples for the guidance's front and back prompts of the default
+  subject, through diffusers' own pipeline, and the share of their pixels in the procedural class's handle colour
+  (the back feature every object shares), beside the same share in the class's true front and back views.
 
 Run on demand from the repository root::
 
-    python -m benchmarks.miniature_prior_views --prior PRIOR_FOLDER --objects CLASS_FOLDER
+    python -m benchmarks.miniature_prior_views --objects CLASS_FOLDER [--zero123 PRIOR] [--stable-diffusion PRIOR]
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import torch
 
-BACK_FROM_FRONT_DEG = 135.0
-"""Views whose azimuth is at least this far from the photo's are the back."""
-
-
-def back_views(positions: torch.Tensor, front: int) -> torch.Tensor:
-    """Indices of the views at least ``BACK_FROM_FRONT_DEG`` around the vertical axis from view ``front``."""
-    horizontal = torch.nn.functional.normalize(positions[:, :2], dim=-1)
-    cosines = horizontal @ horizontal[front]
-    return torch.nonzero(cosines <= math.cos(math.radians(BACK_FROM_FRONT_DEG))).flatten()
+HANDLE_TOLERANCE = 0.12
+"""Largest distance in RGB (0-1) from the handle's colour of a pixel counted as handle."""
 
 
 @torch.no_grad()
@@ -41,42 +35,28 @@ def vae_round_trip(prior: Path, images: torch.Tensor) -> torch.Tensor:
     return (decoded / 2.0 + 0.5).clamp(0.0, 1.0)
 
 
-def main() -> None:
+def check_zero123(prior: Path, views, guidance_scale: float, steps: int) -> None:
+    from lift_common.cameras import orbit_angles
     from lift_common.metrics import psnr
-    from lift_testing.class_views import read_class_views
-    from lift_testing.object_class import read_object_class
+    from lift_testing.class_lifts import back_views
     from lift_testing.zero123_sampling import sample_views
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--prior", type=Path, required=True, help="a Zero-1-to-3 folder (diffusers layout)")
-    parser.add_argument("--objects", type=Path, required=True, help="a class folder; its held-out objects are used")
-    parser.add_argument("--guidance-scale", type=float, default=3.0, help="classifier-free guidance of the samples")
-    parser.add_argument("--steps", type=int, default=50, help="DDIM steps of each sample")
-    args = parser.parse_args()
-
-    views = read_class_views(read_object_class(args.objects).heldout)
     front = views.view_nearest(0.0, 0.0)
-    back = back_views(views.positions[0], front)
+    back = back_views(orbit_angles(views.positions[0])[0])
     scores = {"sampled": [], "copy the front": [], "VAE ceiling": []}
-    print(f"{len(views.names)} held-out objects, {len(back)} back views each, {views.size}^2 pixels")
+    print(f"Zero-1-to-3: {len(views.names)} held-out objects, {len(back)} back views each, {views.size}^2 pixels")
     for index, name in enumerate(views.names):
         objects = torch.full((len(back),), index)
         truth = views.float_images(objects, back)
         photo = views.float_images(objects[:1], torch.tensor([front]))[0]
+        position = views.positions[index]
         sampled = sample_views(
-            args.prior,
-            photo,
-            views.positions[index, front],
-            views.positions[index, back],
-            views.size,
-            guidance_scale=args.guidance_scale,
-            steps=args.steps,
-            seed=index,
+            prior, photo, position[front], position[back], views.size, guidance_scale, steps, seed=index
         )
         guesses = {
             "sampled": sampled,
             "copy the front": photo.expand_as(truth),
-            "VAE ceiling": vae_round_trip(args.prior, truth),
+            "VAE ceiling": vae_round_trip(prior, truth),
         }
         row = {key: float(psnr(guess, truth)) for key, guess in guesses.items()}
         for key, value in row.items():
@@ -85,6 +65,56 @@ def main() -> None:
     for key, values in scores.items():
         values = torch.tensor(values)
         print(f"{key}: {values.mean():.2f} dB (min {values.min():.2f}, max {values.max():.2f})")
+
+
+def handle_share(images: torch.Tensor) -> float:
+    """Share of the pixels of ``[N, 3, H, W]`` images within ``HANDLE_TOLERANCE`` of the handle's colour."""
+    from lift_testing.object_class import HANDLE_COLOUR
+
+    colour = torch.tensor(HANDLE_COLOUR).view(1, 3, 1, 1)
+    return float(((images - colour).norm(dim=1) < HANDLE_TOLERANCE).float().mean())
+
+
+def check_stable_diffusion(prior: Path, views, guidance_scale: float, steps: int, num: int) -> None:
+    from neurallift_ns.guidance.prompts import DEFAULT_SUBJECT, direction_prompt
+    from neurallift_ns.guidance.stable_diffusion import StableDiffusion, StableDiffusionLoadOptions
+
+    model = StableDiffusion(StableDiffusionLoadOptions(model=str(prior), half_precision=False), "cpu")
+    print(f"Stable Diffusion: {num} samples a prompt, {views.size}^2 pixels; share of pixels in the handle's colour")
+    for direction, azimuth in (("front", 0.0), ("back", 180.0)):
+        prompt = direction_prompt(DEFAULT_SUBJECT, direction)
+        samples = model.pipeline(
+            [prompt] * num,
+            height=views.size,
+            width=views.size,
+            num_inference_steps=steps,
+            guidance_scale=guidance_scale,
+            generator=torch.Generator().manual_seed(0),
+            output_type="pt",
+        ).images
+        view = views.view_nearest(azimuth, 0.0)
+        truth = views.float_images(torch.arange(len(views.names)), torch.full((len(views.names),), view))
+        print(f"  {prompt!r}: samples {handle_share(samples):.3f}, true {direction} views {handle_share(truth):.3f}")
+
+
+def main() -> None:
+    from lift_testing.class_views import read_class_views
+    from lift_testing.object_class import read_object_class
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--objects", type=Path, required=True, help="a class folder; its held-out objects are used")
+    parser.add_argument("--zero123", type=Path, help="a Zero-1-to-3 folder (diffusers layout)")
+    parser.add_argument("--stable-diffusion", type=Path, help="a Stable Diffusion folder (diffusers layout)")
+    parser.add_argument("--guidance-scale", type=float, default=3.0, help="classifier-free guidance of the samples")
+    parser.add_argument("--steps", type=int, default=50, help="DDIM steps of each sample")
+    parser.add_argument("--samples", type=int, default=32, help="Stable Diffusion's samples a prompt")
+    args = parser.parse_args()
+
+    views = read_class_views(read_object_class(args.objects).heldout)
+    if args.zero123:
+        check_zero123(args.zero123, views, args.guidance_scale, args.steps)
+    if args.stable_diffusion:
+        check_stable_diffusion(args.stable_diffusion, views, args.guidance_scale, args.steps, args.samples)
 
 
 if __name__ == "__main__":

@@ -42,13 +42,13 @@ def scale_schedules(config, steps: int) -> None:
                         scale_schedules(part, steps)
 
 
-def tiny_neurallift_config(data: Path, output_dir: Path, steps: int, guidance=None):
-    """A ``neurallift`` trainer config for ``steps`` steps on the synthetic object's photo in ``data``.
-
-    Only sizes change (grids, samples, resolutions) and the schedules shrink with the run; the balance of the photo
-    against the prior (loss weights, how often the photo is seen, learning rates) is the method's default. Sampled
-    views are albedo on white, as the test priors render their targets.
-    """
+def shipped_neurallift_config(
+    data: Path, output_dir: Path, steps: int, guidance=None, image_size: int = 64, resolution: int = 32
+):
+    """A ``neurallift`` trainer config as the method ships, for ``steps`` steps on the photo in ``data``: only sizes
+    change (grids, samples, the photo's ``image_size``, the ``resolution`` of its views and of sampled views) and the
+    schedules shrink with the run. Every loss weight, regulariser, shading and background is the default. The photo
+    is not recentred, so the reference camera is the dataparser's default, the camera its truth was drawn from."""
     from neurallift_ns.neurallift_config import neurallift_method
 
     config = copy.deepcopy(neurallift_method.config)
@@ -56,22 +56,33 @@ def tiny_neurallift_config(data: Path, output_dir: Path, steps: int, guidance=No
     scale_schedules(config, steps)
     datamanager = config.pipeline.datamanager
     datamanager.data = data
-    datamanager.dataparser.preprocess.image_size = 64
+    datamanager.dataparser.preprocess.image_size = image_size
     datamanager.dataparser.preprocess.recenter = False
-    datamanager.reference_resolution = 32
-    datamanager.sampled_resolution = 32
+    datamanager.reference_resolution = resolution
+    datamanager.sampled_resolution = resolution
     model = config.pipeline.model
     model.num_levels, model.max_res, model.log2_hashmap_size = 8, 64, 17
     model.num_proposal_samples_per_ray, model.num_nerf_samples_per_ray = (64, 32), 32
     for args in model.proposal_net_args_list:
         args.update(num_levels=5, max_res=128, log2_hashmap_size=15)
+    if guidance is not None:
+        model.guidance = guidance
+    return config
+
+
+def tiny_neurallift_config(data: Path, output_dir: Path, steps: int, guidance=None):
+    """The shipped config at test sizes (:func:`shipped_neurallift_config`) on the synthetic object's photo in
+    ``data``, with sampled views as the test priors render their targets: albedo on white, no orientation loss. The
+    balance of the photo against the prior (loss weights, how often the photo is seen, learning rates) is the
+    method's default.
+    """
+    config = shipped_neurallift_config(data, output_dir, steps, guidance)
+    model = config.pipeline.model
     model.blob_radius = 0.9  # the object reaches 0.85 from the centre: start it solid everywhere it could be
     model.shading_probabilities = (1.0, 0.0, 0.0)
     model.p_random_background = 0.0
     model.background = "white"
     model.lambda_orientation = 0.0
-    if guidance is not None:
-        model.guidance = guidance
     return config
 
 

@@ -1,0 +1,145 @@
+"""Benchmark: neurallift's completion of the side the photo does not show, on held-out objects of a class folder, with
+each prior beside no prior, the ground-truth oracle and "copy the front".
+
+Each lift trains ``neurallift`` as it ships (every loss weight, regulariser, schedule, shading and background at its
+default; only sizes and the run's length shrunk: :func:`lift_testing.neurallift_configs.shipped_neurallift_config`)
+on an object's front photo with its true depth, then scores renders from every camera of the object's
+``transforms.json`` (:mod:`lift_testing.class_lifts`). The oracle (the upper bound) is guidance by the object's true
+views at the photo's weight; it sees albedo views on white, as its truth is drawn. "Copy the front" is no lift: the
+photo itself scored as every back view.
+
+Run on demand from the repository root (a class written by ``python -m lift_testing.object_class``, priors trained by
+``python -m lift_testing.miniature_zero123`` / ``miniature_stable_diffusion`` on it)::
+
+    python -m benchmarks.neurallift_class_lifts --objects CLASS --zero123 PRIOR [--stable-diffusion PRIOR]
+        [--num-objects 5] [--seeds 0 1 2] [--steps 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def lift_config(condition: str, args, data: Path, output: Path, object_folder: Path, seed: int, resolution: int):
+    """The shipped config at the benchmark's sizes, with the condition's prior."""
+    from lift_testing.neurallift_configs import shipped_neurallift_config
+    from lift_testing.object_class_oracle import ObjectClassOracleGuidanceConfig
+    from neurallift_ns.guidance.stable_diffusion_guidance import StableDiffusionGuidanceConfig
+    from neurallift_ns.guidance.zero123_guidance import Zero123GuidanceConfig
+
+    config = shipped_neurallift_config(data, output, args.steps, image_size=resolution, resolution=resolution)
+    config.machine.seed = seed
+    model = config.pipeline.model
+    if condition == "no prior":
+        model.lambda_guidance = 0.0
+    elif condition == "oracle":
+        model.guidance = ObjectClassOracleGuidanceConfig(object_folder=object_folder)
+        model.lambda_guidance = model.lambda_rgb
+        model.shading_probabilities = (1.0, 0.0, 0.0)
+        model.p_random_background = 0.0
+        model.background = "white"
+    elif condition == "zero123":
+        model.guidance = Zero123GuidanceConfig(diffusion_resolution=resolution, seed=seed)
+        model.guidance.diffusion.model = str(args.zero123)
+    elif condition == "stable-diffusion":
+        model.guidance = StableDiffusionGuidanceConfig(diffusion_resolution=resolution, seed=seed)
+        model.guidance.diffusion.model = str(args.stable_diffusion)
+        model.guidance.clip_model, model.guidance.clip_pretrained = args.clip_model, args.clip_pretrained
+    else:
+        raise ValueError(condition)
+    for setting in args.set:
+        name, value = setting.split("=", 1)
+        holder = model
+        *path, leaf = name.split(".")
+        for part in path:
+            holder = getattr(holder, part)
+        setattr(holder, leaf, type(getattr(holder, leaf))(value))
+    return config
+
+
+def lift_and_score(condition: str, args, object_folder: Path, seed: int, views) -> dict:
+    from nerfstudio.scripts.train import main as ns_train_main
+    from nerfstudio.utils.eval_utils import eval_setup
+
+    from lift_testing.class_lifts import score_class_lift, write_lift_input
+
+    # Runs stay in the work folder: nerfstudio's event writer goes on writing after training returns.
+    folder = args.work_dir / f"{object_folder.name}-seed{seed}-{condition.replace(' ', '-')}"
+    data = write_lift_input(object_folder, folder / "data")
+    config = lift_config(condition, args, data, folder / "outputs", object_folder, seed, views.images.shape[1])
+    start = time.perf_counter()
+    ns_train_main(config)
+    seconds = time.perf_counter() - start
+    (config_path,) = (folder / "outputs").glob("*/neurallift/*/config.yml")
+    _, pipeline, _, _ = eval_setup(config_path, test_mode="inference")
+    scores = dataclasses.asdict(score_class_lift(pipeline.model, views))
+    return {**scores, "minutes": seconds / 60}
+
+
+def summary(rows: list[dict], key: str) -> str:
+    values = np.array([row.get(key, np.nan) for row in rows], dtype=float)
+    if not np.isfinite(values).any():
+        return "-"
+    spread = f" ± {values.std():.2f}" if len(values) > 1 else ""
+    return f"{values.mean():.2f}{spread}"
+
+
+def main() -> None:
+    from lift_testing.class_lifts import copy_the_front_scores, read_object_views
+    from lift_testing.object_class import read_object_class
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--objects", type=Path, required=True, help="a class folder; its held-out objects are lifted")
+    parser.add_argument("--zero123", type=Path, help="a Zero-1-to-3 folder trained on the class")
+    parser.add_argument("--stable-diffusion", type=Path, help="a Stable Diffusion folder trained on the class")
+    parser.add_argument("--clip-model", default="ViT-B-16", help="open_clip model of the CLIP guidance")
+    parser.add_argument("--clip-pretrained", default="openai", help="its weights (a local file offline)")
+    parser.add_argument("--num-objects", type=int, default=5)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=600, help="steps of each lift (the schedules shrink with it)")
+    parser.add_argument(
+        "--conditions", nargs="+", default=["no prior", "oracle", "zero123", "stable-diffusion"], help="lifts to run"
+    )
+    parser.add_argument("--set", nargs="*", default=[], help="model settings for every lift, e.g. lambda_guidance=0.01")
+    parser.add_argument("--work-dir", type=Path, help="where the lifts' runs are kept (default: a new temporary one)")
+    args = parser.parse_args()
+    args.work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="class-lifts-"))
+    print(f"Runs are kept in {args.work_dir}")
+    conditions = [
+        condition
+        for condition in args.conditions
+        if condition in ("no prior", "oracle") or getattr(args, condition.replace("-", "_"), None)
+    ]
+    heldout = read_object_class(args.objects).heldout[: args.num_objects]
+    results: dict[str, list[dict]] = {condition: [] for condition in ["copy the front", *conditions]}
+    for object_folder in heldout:
+        views = read_object_views(object_folder)
+        results["copy the front"].append(dataclasses.asdict(copy_the_front_scores(views)))
+        for condition in conditions:
+            for seed in args.seeds:
+                row = lift_and_score(condition, args, object_folder, seed, views)
+                results[condition].append(row)
+                print(f"{object_folder.name} seed {seed} {condition}: {row}", flush=True)
+    keys = ("reference_psnr", "back_psnr", "back_ssim", "silhouette_iou", "off_object_opacity", "minutes")
+    print(f"\n{len(heldout)} held-out objects x {len(args.seeds)} seeds, {args.steps} steps; mean ± std over lifts")
+    print("| condition | " + " | ".join(keys) + " |")
+    print("| --- " * (len(keys) + 1) + "|")
+    for condition, rows in results.items():
+        print(f"| {condition} | " + " | ".join(summary(rows, key) for key in keys) + " |")
+    if "zero123" in results and "no prior" in results and "oracle" in results:
+        gap = {}
+        for key in ("back_psnr", "silhouette_iou"):
+            none, oracle, prior = (np.mean([row[key] for row in results[c]]) for c in ("no prior", "oracle", "zero123"))
+            gap[key] = (prior - none) / (oracle - none) if not math.isclose(oracle, none) else float("nan")
+        print(f"zero123 closes {gap['back_psnr']:.0%} of the back PSNR gap, {gap['silhouette_iou']:.0%} of the IoU's")
+
+
+if __name__ == "__main__":
+    main()
