@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -24,14 +25,26 @@ class ClassLatents:
 
 
 def fit_class_latents(
-    views: ClassViews, vae_channels: tuple[int, ...], steps: int, batch_size: int, seed: int
+    views: ClassViews,
+    vae_channels: tuple[int, ...],
+    steps: int,
+    batch_size: int,
+    seed: int,
+    trained_vae: Path | None = None,
 ) -> ClassLatents:
-    """Train a miniature VAE on ``views``, set its scaling factor, freeze it and encode every view."""
+    """Train a miniature VAE on ``views`` and set its scaling factor, or load one trained on the same class (the
+    ``vae/`` of a prior folder) from ``trained_vae``; freeze it and encode every view."""
     from lift_testing.miniature_vae import miniature_vae, set_scaling_factor, train_vae, unscaled_latents
 
-    vae = miniature_vae(vae_channels)
-    errors = train_vae(vae, views, steps, batch_size, seed=seed)
-    scale = set_scaling_factor(vae, views, seed=seed)
+    if trained_vae is not None:
+        from diffusers import AutoencoderKL
+
+        vae = AutoencoderKL.from_pretrained(trained_vae).eval()
+        errors, scale = [], float(vae.config.scaling_factor)
+    else:
+        vae = miniature_vae(vae_channels)
+        errors = train_vae(vae, views, steps, batch_size, seed=seed)
+        scale = set_scaling_factor(vae, views, seed=seed)
     vae.requires_grad_(False)
     return ClassLatents(views, vae, unscaled_latents(vae, views), scale, errors)
 
@@ -66,10 +79,11 @@ def train_noise_prediction(
 
 
 def training_record(class_latents: ClassLatents, losses: list[float]) -> dict:
-    """The VAE's reconstruction error and the denoiser's loss, each averaged over its first and last hundred steps."""
+    """The VAE's reconstruction error and the denoiser's loss, each averaged over its first and last hundred steps
+    (NaN for a VAE that was loaded, not trained)."""
 
     def mean(values: list[float]) -> float:
-        return sum(values) / len(values)
+        return sum(values) / len(values) if values else float("nan")
 
     errors = class_latents.vae_errors
     return {

@@ -55,6 +55,8 @@ class MiniatureZero123Config:
     vae_channels: tuple[int, ...] = (32, 64, 64)
     """The VAE's block widths: three blocks shrink 64-pixel views to 16^2 latents."""
     seed: int = 0
+    trained_vae: Path | None = None
+    """A VAE already trained on the class (another miniature's ``vae/``), used instead of training one."""
 
 
 def miniature_parts(width: int):
@@ -110,7 +112,9 @@ def train_miniature_zero123(class_folder: Path, output: Path, config: MiniatureZ
     (:func:`lift_testing.denoiser_training.training_record`)."""
     torch.manual_seed(config.seed)
     views = read_class_views(read_object_class(class_folder).train)
-    fitted = fit_class_latents(views, config.vae_channels, config.vae_steps, config.batch_size, config.seed)
+    fitted = fit_class_latents(
+        views, config.vae_channels, config.vae_steps, config.batch_size, config.seed, config.trained_vae
+    )
     unet, image_encoder, processor, projection = miniature_parts(config.width)
     scheduler = zero123_scheduler()
     num_objects, num_views = views.images.shape[:2]
@@ -151,9 +155,15 @@ def main() -> None:
     defaults = MiniatureZero123Config()
     for name in ("vae_steps", "steps", "batch_size", "width", "seed"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
+    parser.add_argument("--trained-vae", type=Path, help="a VAE trained on the class (another miniature's vae/)")
     args = parser.parse_args()
     config = MiniatureZero123Config(
-        vae_steps=args.vae_steps, steps=args.steps, batch_size=args.batch_size, width=args.width, seed=args.seed
+        vae_steps=args.vae_steps,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        width=args.width,
+        seed=args.seed,
+        trained_vae=args.trained_vae,
     )
     record = train_miniature_zero123(args.class_folder, args.output, config)
     (args.output / "training.json").write_text(json.dumps(record, indent=1))

@@ -49,3 +49,18 @@ def test_a_miniature_stable_diffusion_trains_saves_and_loads(small_class, tmp_pa
     assert latents.shape == (2, 4, 8, 8)  # the VAE's two blocks halve 16-pixel views once
     noise = prior.predict_noise(latents, torch.tensor([500, 500]), embeddings)
     assert noise.shape == latents.shape and torch.isfinite(noise).all()
+
+
+@pytest.mark.slow
+def test_a_second_prior_reuses_the_first_ones_vae(small_class, tmp_path: Path) -> None:
+    from diffusers import AutoencoderKL
+
+    config = MiniatureStableDiffusionConfig(vae_steps=2, steps=1, batch_size=4, width=16, vae_channels=(8, 16))
+    train_miniature_stable_diffusion(small_class.folder, tmp_path / "first", config)
+    config.trained_vae = tmp_path / "first" / "vae"
+    record = train_miniature_stable_diffusion(small_class.folder, tmp_path / "second", config)
+    first, second = (AutoencoderKL.from_pretrained(tmp_path / name / "vae") for name in ("first", "second"))
+    assert record["scaling_factor"] == first.config.scaling_factor == second.config.scaling_factor
+    assert all(
+        torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True)
+    )
