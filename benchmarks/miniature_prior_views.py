@@ -6,8 +6,9 @@
   (:mod:`lift_testing.zero123_sampling`). Beside it: the truth passed through the prior's VAE and back (what the
   best latent can show: the ceiling), and the photo copied. PSNR is over whole images, white included.
 * **Stable Diffusion** (``--stable-diffusion``): samples for the guidance's front and back prompts of the default
-  subject, through diffusers' own pipeline, and the share of their pixels in the procedural class's handle colour
-  (the back feature every object shares), beside the same share in the class's true front and back views.
+  subject, through diffusers' own pipeline: the share of their pixels in the procedural class's handle colour (the
+  back feature every object shares) and of the images showing it, beside the same in the class's true front and
+  back views.
 
 Run on demand from the repository root::
 
@@ -21,8 +22,12 @@ from pathlib import Path
 
 import torch
 
-HANDLE_TOLERANCE = 0.12
-"""Largest distance in RGB (0-1) from the handle's colour of a pixel counted as handle."""
+HANDLE_TOLERANCE = 0.3
+"""Largest distance in RGB (0-1) from the handle's colour of a pixel counted as handle (samples blur its edges into
+the band's and the body's colours; no body or label colour of the class comes this near)."""
+HANDLE_SHOWN = 0.005
+"""Share of an image's pixels in the handle's colour above which the image shows the handle (the true back views:
+0.02-0.04)."""
 
 
 @torch.no_grad()
@@ -67,12 +72,17 @@ def check_zero123(prior: Path, views, guidance_scale: float, steps: int) -> None
         print(f"{key}: {values.mean():.2f} dB (min {values.min():.2f}, max {values.max():.2f})")
 
 
-def handle_share(images: torch.Tensor) -> float:
-    """Share of the pixels of ``[N, 3, H, W]`` images within ``HANDLE_TOLERANCE`` of the handle's colour."""
+def handle_shares(images: torch.Tensor) -> torch.Tensor:
+    """Share of each ``[3, H, W]`` image's pixels within ``HANDLE_TOLERANCE`` of the handle's colour."""
     from lift_testing.object_class import HANDLE_COLOUR
 
     colour = torch.tensor(HANDLE_COLOUR).view(1, 3, 1, 1)
-    return float(((images - colour).norm(dim=1) < HANDLE_TOLERANCE).float().mean())
+    return ((images - colour).norm(dim=1) < HANDLE_TOLERANCE).flatten(1).float().mean(dim=1)
+
+
+def describe_handles(images: torch.Tensor) -> str:
+    shares = handle_shares(images)
+    return f"{float(shares.mean()):.3f} of pixels, {float((shares > HANDLE_SHOWN).float().mean()):.0%} of images"
 
 
 def check_stable_diffusion(prior: Path, views, guidance_scale: float, steps: int, num: int) -> None:
@@ -94,7 +104,7 @@ def check_stable_diffusion(prior: Path, views, guidance_scale: float, steps: int
         ).images
         view = views.view_nearest(azimuth, 0.0)
         truth = views.float_images(torch.arange(len(views.names)), torch.full((len(views.names),), view))
-        print(f"  {prompt!r}: samples {handle_share(samples):.3f}, true {direction} views {handle_share(truth):.3f}")
+        print(f"  {prompt!r}: samples {describe_handles(samples)}; true {direction} views {describe_handles(truth)}")
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ Run on demand from the repository root (a class written by ``python -m lift_test
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import math
 import tempfile
@@ -37,6 +38,9 @@ def lift_config(condition: str, args, data: Path, output: Path, object_folder: P
     config = shipped_neurallift_config(data, output, args.steps, image_size=resolution, resolution=resolution)
     config.machine.seed = seed
     model = config.pipeline.model
+    # The model's settings for every lift first, so each condition's own (no prior's zero weight, the oracle's)
+    # win; the guidance's after the condition has chosen its prior.
+    apply_settings(model, [setting for setting in args.set if not setting.startswith("guidance.")])
     if condition == "no prior":
         model.lambda_guidance = 0.0
     elif condition == "oracle":
@@ -54,14 +58,22 @@ def lift_config(condition: str, args, data: Path, output: Path, object_folder: P
         model.guidance.clip_model, model.guidance.clip_pretrained = args.clip_model, args.clip_pretrained
     else:
         raise ValueError(condition)
-    for setting in args.set:
+    if condition in ("zero123", "stable-diffusion"):
+        apply_settings(model, [setting for setting in args.set if setting.startswith("guidance.")])
+    return config
+
+
+def apply_settings(config, settings: list[str]) -> None:
+    """``name=value`` settings of ``config``'s fields (dotted names reach nested configs), each value read as a
+    Python literal of the field's type (a string field takes the text as it is)."""
+    for setting in settings:
         name, value = setting.split("=", 1)
-        holder = model
+        holder = config
         *path, leaf = name.split(".")
         for part in path:
             holder = getattr(holder, part)
-        setattr(holder, leaf, type(getattr(holder, leaf))(value))
-    return config
+        current = getattr(holder, leaf)
+        setattr(holder, leaf, value if isinstance(current, str) else type(current)(ast.literal_eval(value)))
 
 
 def lift_and_score(condition: str, args, object_folder: Path, seed: int, views) -> dict:
@@ -101,13 +113,19 @@ def main() -> None:
     parser.add_argument("--stable-diffusion", type=Path, help="a Stable Diffusion folder trained on the class")
     parser.add_argument("--clip-model", default="ViT-B-16", help="open_clip model of the CLIP guidance")
     parser.add_argument("--clip-pretrained", default="openai", help="its weights (a local file offline)")
-    parser.add_argument("--num-objects", type=int, default=5)
+    parser.add_argument("--num-objects", type=int, default=5, help="lift the first N held-out objects")
+    parser.add_argument("--names", nargs="+", help="lift these held-out objects instead")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=600, help="steps of each lift (the schedules shrink with it)")
     parser.add_argument(
         "--conditions", nargs="+", default=["no prior", "oracle", "zero123", "stable-diffusion"], help="lifts to run"
     )
-    parser.add_argument("--set", nargs="*", default=[], help="model settings for every lift, e.g. lambda_guidance=0.01")
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        help="model settings for every lift, e.g. lambda_guidance=0.01 'shading_probabilities=(1.0, 0.0, 0.0)'",
+    )
     parser.add_argument("--work-dir", type=Path, help="where the lifts' runs are kept (default: a new temporary one)")
     args = parser.parse_args()
     args.work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="class-lifts-"))
@@ -117,7 +135,8 @@ def main() -> None:
         for condition in args.conditions
         if condition in ("no prior", "oracle") or getattr(args, condition.replace("-", "_"), None)
     ]
-    heldout = read_object_class(args.objects).heldout[: args.num_objects]
+    heldout = read_object_class(args.objects).heldout
+    heldout = [path for path in heldout if path.name in args.names] if args.names else heldout[: args.num_objects]
     results: dict[str, list[dict]] = {condition: [] for condition in ["copy the front", *conditions]}
     for object_folder in heldout:
         views = read_object_views(object_folder)

@@ -80,10 +80,10 @@ def train_noise_prediction(
 
 def training_record(class_latents: ClassLatents, losses: list[float]) -> dict:
     """The VAE's reconstruction error and the denoiser's loss, each averaged over its first and last hundred steps
-    (NaN for a VAE that was loaded, not trained)."""
+    (None for a VAE that was loaded, not trained)."""
 
-    def mean(values: list[float]) -> float:
-        return sum(values) / len(values) if values else float("nan")
+    def mean(values: list[float]) -> float | None:
+        return sum(values) / len(values) if values else None
 
     errors = class_latents.vae_errors
     return {

@@ -60,6 +60,7 @@ def test_a_second_prior_reuses_the_first_ones_vae(small_class, tmp_path: Path) -
     config.trained_vae = tmp_path / "first" / "vae"
     record = train_miniature_stable_diffusion(small_class.folder, tmp_path / "second", config)
     first, second = (AutoencoderKL.from_pretrained(tmp_path / name / "vae") for name in ("first", "second"))
+    assert record["vae_error_first"] is None  # loaded, not trained
     assert record["scaling_factor"] == first.config.scaling_factor == second.config.scaling_factor
     assert all(
         torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True)
