@@ -12,7 +12,10 @@ Run on demand from the repository root (a class written by ``python -m lift_test
 ``python -m lift_testing.miniature_zero123`` / ``miniature_stable_diffusion`` on it)::
 
     python -m benchmarks.neurallift_class_lifts --objects CLASS --zero123 PRIOR [--stable-diffusion PRIOR]
-        [--num-objects 5] [--seeds 0 1 2] [--steps 600]
+        [--num-objects 5] [--seeds 0 1 2] [--steps 600] [--set lambda_guidance=1.0 ...]
+
+Measured so far (a pilot of one or two objects and one seed, 600 steps, 7-10 min a lift on one core of the 2-core CPU
+machine): docs/miniature-priors.md.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import argparse
 import ast
 import dataclasses
 import math
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -84,6 +88,7 @@ def lift_and_score(condition: str, args, object_folder: Path, seed: int, views) 
 
     # Runs stay in the work folder: nerfstudio's event writer goes on writing after training returns.
     folder = args.work_dir / f"{object_folder.name}-seed{seed}-{condition.replace(' ', '-')}"
+    shutil.rmtree(folder, ignore_errors=True)  # an earlier run of the same lift
     data = write_lift_input(object_folder, folder / "data")
     config = lift_config(condition, args, data, folder / "outputs", object_folder, seed, views.images.shape[1])
     start = time.perf_counter()
