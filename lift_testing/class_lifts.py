@@ -7,6 +7,7 @@ the object's ``transforms.json`` and comparing with the views and masks there.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -49,6 +50,16 @@ class ObjectViews:
     masks: Float[Tensor, "views H W"]
     azimuths_deg: Float[Tensor, "views"]
     elevations_deg: Float[Tensor, "views"]
+
+    @property
+    def front(self) -> int:
+        """The index of the photo's view (azimuth 0, elevation 0)."""
+        return int(torch.argmin(self.azimuths_deg.abs() + self.elevations_deg.abs()))
+
+    @property
+    def back(self) -> list[int]:
+        """The indices of the back views (:func:`back_views`)."""
+        return back_views(self.azimuths_deg).tolist()
 
 
 def read_object_views(object_folder: Path) -> ObjectViews:
@@ -108,41 +119,35 @@ class ClassLiftScores:
 @torch.no_grad()
 def score_class_lift(model, views: ObjectViews) -> ClassLiftScores:
     """Render ``model`` (albedo on white, as its eval renders are) at every view and score it."""
-    from lift_common.metrics import ImageQualityMetrics
-
     model.eval()
     renders, opacities = [], []
     for index in range(len(views.images)):
         outputs = model.get_outputs_for_camera(views.cameras[index : index + 1])
         renders.append(outputs["rgb"].cpu())
         opacities.append(outputs["accumulation"].cpu()[..., 0])
-    renders, opacities = torch.stack(renders), torch.stack(opacities)
-    metrics = ImageQualityMetrics()
-    front = int(torch.argmin(views.azimuths_deg.abs() + views.elevations_deg.abs()))
-    back = back_views(views.azimuths_deg).tolist()
-    inside, drawn = views.masks > 0.5, opacities > 0.5
-    return ClassLiftScores(
-        reference_psnr=metrics.psnr(views.images[front], renders[front]),
-        back_psnr=float(np.mean([metrics.psnr(views.images[i], renders[i]) for i in back])),
-        back_ssim=float(np.mean([metrics.ssim(views.images[i], renders[i]) for i in back])),
-        silhouette_iou=float((inside & drawn).sum() / (inside | drawn).sum().clamp(min=1)),
-        off_object_opacity=float(opacities[~inside].mean()),
-    )
+    return scores_against_truth(views, torch.stack(renders), torch.stack(opacities))
 
 
 def copy_the_front_scores(views: ObjectViews) -> ClassLiftScores:
-    """The scores of a "lift" that shows the photo from every side: the baseline a prior must beat."""
+    """The scores of a "lift" that shows the photo from every side: the baseline a prior must beat (its reference
+    view is the photo itself, so its reference PSNR is NaN)."""
+    photo, silhouette = views.images[views.front], (views.masks[views.front] > 0.5).float()
+    scores = scores_against_truth(views, photo.expand_as(views.images), silhouette.expand_as(views.masks))
+    return dataclasses.replace(scores, reference_psnr=float("nan"))
+
+
+def scores_against_truth(
+    views: ObjectViews, renders: Float[Tensor, "views H W 3"], opacities: Float[Tensor, "views H W"]
+) -> ClassLiftScores:
+    """Scores of ``renders`` and ``opacities``, one a view, against the views' images and masks."""
     from lift_common.metrics import ImageQualityMetrics
 
     metrics = ImageQualityMetrics()
-    front = int(torch.argmin(views.azimuths_deg.abs() + views.elevations_deg.abs()))
-    back = back_views(views.azimuths_deg).tolist()
-    photo, silhouette = views.images[front], views.masks[front] > 0.5
-    inside = views.masks > 0.5
+    inside, drawn = views.masks > 0.5, opacities > 0.5
     return ClassLiftScores(
-        reference_psnr=float("nan"),
-        back_psnr=float(np.mean([metrics.psnr(views.images[i], photo) for i in back])),
-        back_ssim=float(np.mean([metrics.ssim(views.images[i], photo) for i in back])),
-        silhouette_iou=float((inside & silhouette).sum() / (inside | silhouette).sum().clamp(min=1)),
-        off_object_opacity=float(silhouette.expand_as(inside)[~inside].float().mean()),
+        reference_psnr=metrics.psnr(views.images[views.front], renders[views.front]),
+        back_psnr=float(np.mean([metrics.psnr(views.images[i], renders[i]) for i in views.back])),
+        back_ssim=float(np.mean([metrics.ssim(views.images[i], renders[i]) for i in views.back])),
+        silhouette_iou=float((inside & drawn).sum() / (inside | drawn).sum().clamp(min=1)),
+        off_object_opacity=float(opacities[~inside].float().mean()),
     )
