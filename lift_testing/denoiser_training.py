@@ -93,3 +93,39 @@ def training_record(class_latents: ClassLatents, losses: list[float]) -> dict:
         "loss_last": mean(losses[-100:]),
         "scaling_factor": class_latents.scaling_factor,
     }
+
+
+COMMAND_OPTIONS = {
+    "vae_steps": None,
+    "steps": None,
+    "batch_size": None,
+    "width": None,
+    "seed": None,
+    "trained_vae": "a VAE trained on the class (another miniature's vae/)",
+}
+"""The training config's fields every miniature's command line offers, with their help where the name is not enough."""
+
+
+def training_command(
+    description: str, config_type: type, train: Callable, extra_options: dict[str, str | None] | None = None
+) -> None:
+    """A miniature's command line: ``CLASS_FOLDER OUTPUT`` and the config's :data:`COMMAND_OPTIONS` (then
+    ``extra_options``), each defaulting to the config's default; trains with ``train(class_folder, output, config)``
+    and writes the training record to ``OUTPUT/training.json``."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("class_folder", type=Path, help="a class folder (docs/object-class-layout.md)")
+    parser.add_argument("output", type=Path, help="where to save the model")
+    defaults = config_type()
+    options = {**COMMAND_OPTIONS, **(extra_options or {})}
+    for name, help_text in options.items():
+        default = getattr(defaults, name)
+        kind = Path if name == "trained_vae" else type(default)
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, help=help_text)
+    args = parser.parse_args()
+    config = config_type(**{name: getattr(args, name) for name in options})
+    record = train(args.class_folder, args.output, config)
+    (args.output / "training.json").write_text(json.dumps(record, indent=1))
+    print(json.dumps(record, indent=1))

@@ -28,7 +28,12 @@ import torch
 import torch.nn.functional as F
 
 from lift_testing.class_views import ClassViews, read_class_views
-from lift_testing.denoiser_training import fit_class_latents, train_noise_prediction, training_record
+from lift_testing.denoiser_training import (
+    fit_class_latents,
+    train_noise_prediction,
+    training_command,
+    training_record,
+)
 from lift_testing.miniature_unet import miniature_unet
 from lift_testing.object_class import read_object_class
 from lift_testing.tiny_models import save_stable_diffusion_layout, save_tiny_clip_tokenizer, stable_diffusion_scheduler
@@ -132,30 +137,12 @@ def train_miniature_stable_diffusion(class_folder: Path, output: Path, config: M
 
 
 def main() -> None:
-    import argparse
-    import json
-
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("class_folder", type=Path, help="a class folder (docs/object-class-layout.md)")
-    parser.add_argument("output", type=Path, help="where to save the model")
-    defaults = MiniatureStableDiffusionConfig()
-    for name in ("vae_steps", "steps", "batch_size", "width", "seed"):
-        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
-    parser.add_argument("--subject", default=defaults.subject, help="what every caption names")
-    parser.add_argument("--trained-vae", type=Path, help="a VAE trained on the class (another miniature's vae/)")
-    args = parser.parse_args()
-    config = MiniatureStableDiffusionConfig(
-        vae_steps=args.vae_steps,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        width=args.width,
-        seed=args.seed,
-        subject=args.subject,
-        trained_vae=args.trained_vae,
+    training_command(
+        __doc__.split("\n")[0],
+        MiniatureStableDiffusionConfig,
+        train_miniature_stable_diffusion,
+        {"subject": "what every caption names"},
     )
-    record = train_miniature_stable_diffusion(args.class_folder, args.output, config)
-    (args.output / "training.json").write_text(json.dumps(record, indent=1))
-    print(json.dumps(record, indent=1))
 
 
 if __name__ == "__main__":
