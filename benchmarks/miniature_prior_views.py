@@ -31,20 +31,21 @@ HANDLE_SHOWN = 0.005
 
 
 @torch.no_grad()
-def vae_round_trip(prior: Path, images: torch.Tensor) -> torch.Tensor:
-    """Images in [0, 1] encoded and decoded by the prior's VAE."""
-    from diffusers import AutoencoderKL
-
-    vae = AutoencoderKL.from_pretrained(prior, subfolder="vae")
+def vae_round_trip(vae, images: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] encoded and decoded by a prior's VAE."""
     decoded = vae.decode(vae.encode(images * 2.0 - 1.0).latent_dist.mean).sample
     return (decoded / 2.0 + 0.5).clamp(0.0, 1.0)
 
 
 def check_zero123(prior: Path, views, guidance_scale: float, steps: int) -> None:
+    from diffusers import AutoencoderKL
+
     from lift_common.cameras import orbit_angles
     from lift_common.metrics import psnr
     from lift_testing.class_lifts import back_views
     from lift_testing.zero123_sampling import sample_views
+
+    vae = AutoencoderKL.from_pretrained(prior, subfolder="vae")
 
     front = views.view_nearest(0.0, 0.0)
     back = back_views(orbit_angles(views.positions[0])[0])
@@ -61,7 +62,7 @@ def check_zero123(prior: Path, views, guidance_scale: float, steps: int) -> None
         guesses = {
             "sampled": sampled,
             "copy the front": photo.expand_as(truth),
-            "VAE ceiling": vae_round_trip(prior, truth),
+            "VAE ceiling": vae_round_trip(vae, truth),
         }
         row = {key: float(psnr(guess, truth)) for key, guess in guesses.items()}
         for key, value in row.items():
