@@ -105,7 +105,8 @@ class NeuralLiftModelConfig(ModelConfig):
         ]
     )
     """Arguments of each proposal network."""
-    # Shading and background of sampled views.
+    # Shading and background of sampled views, where the prior takes them (zero123 and joint show theirs albedo on
+    # white: their guidance's albedo-on-white option).
     shading_start_step: int = 400
     """Sampled views are albedo only before this step (the paper's albedo_iters)."""
     shading_probabilities: Tuple[float, float, float] = (0.25, 0.375, 0.375)
@@ -304,14 +305,15 @@ class NeuralLiftModel(Model):
         if batch[IS_REFERENCE_KEY]:
             return reference_view_looks().write_into(ray_bundle, needs_normals=False)
         cameras = batch.get("cameras")
+        albedo_on_white = config.guidance.shows_albedo_on_white()
         looks = sampled_view_looks(
             batch.get("num_views", 1),
             cameras.camera_to_worlds[:, :, 3] if cameras is not None else None,
-            shaded=self.step >= config.shading_start_step,
+            shaded=self.step >= config.shading_start_step and not albedo_on_white,
             shading_probabilities=config.shading_probabilities,
-            p_random_background=config.p_random_background,
+            p_random_background=0.0 if albedo_on_white else config.p_random_background,
             random_background_range=config.random_background_range,
-            background_network=config.background == "network",
+            background_network=config.background == "network" and not albedo_on_white,
             generator=self._generator,
         )
         return looks.write_into(ray_bundle, needs_normals=config.lambda_orientation > 0)

@@ -70,6 +70,12 @@ class GuidanceConfig(InstantiateConfig):
         field of view and distance). The pipeline applies it when it is set up."""
         return orbit
 
+    def shows_albedo_on_white(self) -> bool:
+        """Whether sampled views are shown to this prior as albedo on white, whatever the model's shading and
+        background settings: a model trained only on such renders (Zero-1-to-3) misreads shaded views on coloured
+        backgrounds. The model asks it for every sampled view."""
+        return False
+
     def clip_for_evaluation(self) -> tuple[str, str]:
         """The open_clip model and pretrained tag that score novel views' similarity to the photo in evaluation: this
         prior's own CLIP where it has one, else :data:`DEFAULT_CLIP_MODEL`. Asked of the config, so evaluation never

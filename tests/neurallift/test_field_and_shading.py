@@ -82,6 +82,36 @@ def test_random_backgrounds_are_mid_tones_and_never_behind_textureless_views() -
     assert coloured.min() >= 0.2 and coloured.max() <= 0.8
 
 
+@pytest.mark.parametrize("albedo_on_white", [True, False])
+def test_zero123_is_shown_albedo_on_white_whatever_the_model_settings(albedo_on_white: bool) -> None:
+    """Zero-1-to-3 was trained on albedo renders on white: shaded views on coloured backgrounds are not what it knows."""
+    from nerfstudio.data.scene_box import SceneBox
+
+    from neurallift_ns.data.orbit_views import orbit_cameras, view_major_rays
+    from neurallift_ns.guidance.joint_guidance import JointGuidanceConfig
+    from neurallift_ns.guidance.zero123_guidance import Zero123GuidanceConfig
+    from neurallift_ns.model import NeuralLiftModelConfig
+    from neurallift_ns.view_rendering import BACKGROUND_KEY, SHADING_KEY, USE_BACKGROUND_NETWORK_KEY
+
+    num = 200
+    cameras = orbit_cameras(torch.zeros(num), torch.zeros(num), torch.full((num,), 3.0), torch.full((num,), 40.0), 1)
+    batch = {"is_reference": False, "num_views": num, "cameras": cameras}
+    zero123 = Zero123GuidanceConfig(albedo_on_white=albedo_on_white)
+    for guidance in (zero123, JointGuidanceConfig(zero123=zero123)):
+        config = NeuralLiftModelConfig(
+            num_levels=2, log2_hashmap_size=10, max_res=16, guidance=guidance, shading_start_step=0
+        )
+        model = config.setup(scene_box=SceneBox(aabb=AABB), num_train_data=1)
+        rays = model.prepare_rays(view_major_rays(cameras).flatten(), batch)
+        albedo = rays.metadata[SHADING_KEY][:, 0] == 0
+        white = (rays.metadata[BACKGROUND_KEY] == 1.0).all(dim=-1)
+        network = rays.metadata[USE_BACKGROUND_NETWORK_KEY][:, 0].bool()
+        if albedo_on_white:
+            assert albedo.all() and white.all() and not network.any()
+        else:  # the model's settings: mostly shaded, mostly coloured or the network behind
+            assert albedo.float().mean() < 0.5 and (~white | network).float().mean() > 0.5
+
+
 def test_renders_outside_training_take_one_normal_per_ray_not_per_sample() -> None:
     """ns-export pointcloud and poisson ask a model in eval mode for normals on batches of 32k rays: each ray's normal
     is taken once, at its rendered depth (6 density evaluations a ray), not at every sample (6 more a sample)."""
