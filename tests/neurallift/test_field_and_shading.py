@@ -84,7 +84,8 @@ def test_random_backgrounds_are_mid_tones_and_never_behind_textureless_views() -
 
 @pytest.mark.parametrize("albedo_on_white", [True, False])
 def test_zero123_is_shown_albedo_on_white_whatever_the_model_settings(albedo_on_white: bool) -> None:
-    """Zero-1-to-3 was trained on albedo renders on white: shaded views on coloured backgrounds are not what it knows."""
+    """Zero-1-to-3 was trained on albedo renders on white: shaded views on coloured backgrounds are not what it
+    knows."""
     from nerfstudio.data.scene_box import SceneBox
 
     from neurallift_ns.data.orbit_views import orbit_cameras, view_major_rays
