@@ -77,7 +77,11 @@ def apply_settings(config, settings: list[str]) -> None:
         for part in path:
             holder = getattr(holder, part)
         current = getattr(holder, leaf)
-        setattr(holder, leaf, value if isinstance(current, str) else type(current)(ast.literal_eval(value)))
+        if isinstance(current, str):
+            setattr(holder, leaf, value)
+        else:  # an unset (None) field takes the literal as it is
+            literal = ast.literal_eval(value)
+            setattr(holder, leaf, literal if current is None else type(current)(literal))
 
 
 def lift_and_score(condition: str, args, object_folder: Path, seed: int, views) -> dict:

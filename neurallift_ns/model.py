@@ -149,15 +149,11 @@ class NeuralLiftModelConfig(ModelConfig):
     guidance: AnnotatedGuidanceUnion = field(default_factory=StableDiffusionGuidanceConfig)
     """The prior that supervises sampled views: stable-diffusion, zero123 or joint (a subcommand, after the other
     options; its own options follow it)."""
-    lambda_guidance: float = 1e-3
-    """Weight of the prior's loss beside the photo's, whichever the prior, applied here and only here (the guidance's
-    loss comes unweighted; joint's own weights share it between its two); 0 turns the prior off (nothing is loaded)
-    and fits the photo alone. Not stable-dreamfusion's 1 (main.py) nor Magic123's 0.025 for SD
-    (magic123-coarse-sd.yaml): measured by this project's proof
-    (tests/neurallift/test_keeps_the_photo_against_a_disagreeing_prior.py; the sweep is in
-    docs/neurallift_prior_defaults.md), a prior at Stable Diffusion's estimated strength that pulls every view toward
-    another object overwrites the photo at weight 1 (11 dB) and leaves it above 28 dB only below about 0.005; Adam's
-    per-parameter steps still let a weak prior shape what the photo does not show."""
+    lambda_guidance: float | None = None
+    """Weight of the prior's loss beside the photo's, applied here and only here (the guidance's loss comes unweighted;
+    joint's own weights share it between its two); 0 turns the prior off (nothing is loaded) and fits the photo alone.
+    Unset (None), each prior's own: stable-diffusion 0.001, zero123 and joint 0.1 (where each comes from: the
+    prior's default_weight, docs/neurallift_prior_defaults.md)."""
     lambda_orientation: float = 10.0
     """Weight of the orientation loss on normals facing away from the camera (the paper's lambda_orient)."""
     lambda_opacity: float = 1e-3
@@ -171,6 +167,10 @@ class NeuralLiftModelConfig(ModelConfig):
     """Weight of the proposal networks' interlevel loss."""
 
     sdf_field = MarchingCubesSupport()  # lets ns-export marching-cubes extract the density isosurface
+
+    def guidance_weight(self) -> float:
+        """``lambda_guidance``, or the prior's own default weight where it is unset."""
+        return self.guidance.default_weight() if self.lambda_guidance is None else self.lambda_guidance
 
 
 class NeuralLiftModel(Model):
@@ -269,7 +269,7 @@ class NeuralLiftModel(Model):
         self.prior_balance.grad_scaler = getattr(training_callback_attributes, "grad_scaler", None)
 
         def before_step(step: int) -> None:
-            if self.config.lambda_guidance > 0:
+            if self.config.guidance_weight() > 0:
                 _ = self.guidance  # loaded before the first step, so a missing model stops the run at once
             self.update_to_step(step)
 
@@ -463,7 +463,8 @@ class NeuralLiftModel(Model):
             loss["entropy"] = config.lambda_entropy * losses.opacity_entropy_loss(outputs["accumulation"])
         if "orientation" in outputs and config.lambda_orientation > 0:
             loss["orientation"] = config.lambda_orientation * outputs["orientation"].mean()
-        if "cameras" in batch and config.lambda_guidance > 0:
+        weight = config.guidance_weight()
+        if "cameras" in batch and weight > 0:
             height, width = batch["image_shape"]
             num_views = batch["num_views"]
             images = outputs["rgb"].reshape(num_views, height, width, 3)
@@ -473,7 +474,7 @@ class NeuralLiftModel(Model):
                 else torch.zeros_like(batch["directions"])
             )
             guided = self.guidance(images, batch["cameras"], batch["directions"], shading, self.step)
-            loss["guidance"] = config.lambda_guidance * guided.loss
+            loss["guidance"] = weight * guided.loss
             if metrics_dict is not None:
                 metrics_dict.update({f"guidance/{name}": value for name, value in guided.diagnostics.items()})
         return loss

@@ -24,6 +24,14 @@ own CLIP: NeuralLift-360's."""
 DEFAULT_CLIP_PRETRAINED = "openai"
 """Pretrained tag of that model."""
 
+DEFAULT_PRIOR_WEIGHT = 1e-3
+"""A prior's weight beside the photo unless its recipe has its own: Stable Diffusion's. Not stable-dreamfusion's 1
+(main.py) nor Magic123's 0.025 for SD (magic123-coarse-sd.yaml): measured by this project's proof
+(tests/neurallift/test_keeps_the_photo_against_a_disagreeing_prior.py; the sweep is in
+docs/neurallift_prior_defaults.md), a prior at Stable Diffusion's estimated strength that pulls every view toward
+another object, the front included, overwrites the photo at weight 1 (11 dB) and leaves it above 28 dB only below
+about 0.005. A text prompt does not show the prior the photo, so its front can disagree with it."""
+
 
 @dataclass
 class GuidanceOutput:
@@ -69,6 +77,11 @@ class GuidanceConfig(InstantiateConfig):
         orbit as configured, unless the prior only knows some views (a view-conditioned model was trained at one
         field of view and distance). The pipeline applies it when it is set up."""
         return orbit
+
+    def default_weight(self) -> float:
+        """The prior's weight beside the photo's (``lambda_rgb`` 1000) where the model's ``lambda_guidance`` is unset:
+        :data:`DEFAULT_PRIOR_WEIGHT` unless the prior's recipe has its own."""
+        return DEFAULT_PRIOR_WEIGHT
 
     def shows_albedo_on_white(self) -> bool:
         """Whether sampled views are shown to this prior as albedo on white, whatever the model's shading and

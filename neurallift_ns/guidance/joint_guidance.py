@@ -78,6 +78,10 @@ class JointGuidanceConfig(GuidanceConfig):
         """The view-conditioned prior's views (it only knows the photo's field of view and distance)."""
         return self.zero123.sampled_orbit(orbit, reference)
 
+    def default_weight(self) -> float:
+        """The view-conditioned prior's (Magic123's own two weights then share it)."""
+        return self.zero123.default_weight()
+
     def shows_albedo_on_white(self) -> bool:
         """As the view-conditioned prior asks (Magic123's coarse stage shows both priors albedo on white:
         magic123-coarse-sd.yaml, no-material and solid-color-background)."""

@@ -81,7 +81,7 @@ def test_gradient_norms_of_photo_and_prior_and_their_ratio_are_logged() -> None:
             "directions": torch.zeros(1, dtype=torch.long),
         }
     )
-    prior_norm = config.lambda_guidance * SLOPE * (size * size * 3) ** 0.5
+    prior_norm = config.guidance_weight() * SLOPE * (size * size * 3) ** 0.5
     assert abs(float(sampled["pixel_gradient_norm/guidance"]) - prior_norm) < 1e-4 * prior_norm
     assert float(sampled["pixel_gradient_norm/photo"]) == photo_norm  # the latest reference step's, carried over
     ratio = float(sampled["prior_photo_gradient_ratio"])
