@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 
 def lift_config(condition: str, args, data: Path, output: Path, object_folder: Path, seed: int, resolution: int):
@@ -84,6 +85,38 @@ def apply_settings(config, settings: list[str]) -> None:
             setattr(holder, leaf, literal if current is None else type(current)(literal))
 
 
+PICTURE_AZIMUTHS_DEG = (0.0, 90.0, 180.0, -90.0)
+"""The front, the right side, the back and the left side, at the class's middle elevation."""
+PICTURE_ELEVATION_DEG = 15.0
+
+
+def picture_views(views) -> list[int]:
+    """The indices of the object's views the picture shows: the nearest to each of :data:`PICTURE_AZIMUTHS_DEG` at
+    :data:`PICTURE_ELEVATION_DEG`."""
+    picked = []
+    for azimuth in PICTURE_AZIMUTHS_DEG:
+        azimuth_off = ((views.azimuths_deg - azimuth + 180.0) % 360.0 - 180.0).abs()
+        picked.append(int(torch.argmin(azimuth_off + (views.elevations_deg - PICTURE_ELEVATION_DEG).abs())))
+    return picked
+
+
+@torch.no_grad()
+def render_picture_row(model, views) -> torch.Tensor:
+    """The lift seen from :func:`picture_views`, side by side: ``[H, 4 W, 3]``."""
+    model.eval()
+    row = [model.get_outputs_for_camera(views.cameras[i : i + 1])["rgb"].cpu() for i in picture_views(views)]
+    return torch.cat(row, dim=1)
+
+
+def save_picture(rows: list[torch.Tensor], path: Path, scale: int = 3) -> None:
+    """Rows (each from :func:`render_picture_row`, the first the truth) stacked and enlarged, as a PNG."""
+    from PIL import Image
+
+    image = (torch.cat(rows, dim=0).clamp(0.0, 1.0).numpy() * 255).round().astype(np.uint8)
+    picture = Image.fromarray(image)
+    picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST).save(path)
+
+
 def lift_and_score(condition: str, args, object_folder: Path, seed: int, views) -> dict:
     from nerfstudio.scripts.train import main as ns_train_main
     from nerfstudio.utils.eval_utils import eval_setup
@@ -101,7 +134,7 @@ def lift_and_score(condition: str, args, object_folder: Path, seed: int, views) 
     (config_path,) = (folder / "outputs").glob("*/neurallift/*/config.yml")
     _, pipeline, _, _ = eval_setup(config_path, test_mode="inference")
     scores = dataclasses.asdict(score_class_lift(pipeline.model, views))
-    return {**scores, "minutes": seconds / 60}
+    return {**scores, "minutes": seconds / 60, "picture_row": render_picture_row(pipeline.model, views)}
 
 
 def summary(rows: list[dict], key: str) -> str:
@@ -136,6 +169,9 @@ def main() -> None:
         help="model settings for every lift, e.g. lambda_guidance=0.01 'shading_probabilities=(1.0, 0.0, 0.0)'",
     )
     parser.add_argument("--work-dir", type=Path, help="where the lifts' runs are kept (default: a new temporary one)")
+    parser.add_argument(
+        "--picture", type=Path, help="a PNG of the first object's truth and each condition's first lift, four sides"
+    )
     args = parser.parse_args()
     args.work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="class-lifts-"))
     print(f"Runs are kept in {args.work_dir}")
@@ -147,14 +183,23 @@ def main() -> None:
     heldout = read_object_class(args.objects).heldout
     heldout = [path for path in heldout if path.name in args.names] if args.names else heldout[: args.num_objects]
     results: dict[str, list[dict]] = {condition: [] for condition in ["copy the front", *conditions]}
+    picture: list[torch.Tensor] = []
     for object_folder in heldout:
         views = read_object_views(object_folder)
+        if not picture:
+            picture.append(torch.cat([views.images[i] for i in picture_views(views)], dim=1))
         results["copy the front"].append(dataclasses.asdict(copy_the_front_scores(views)))
         for condition in conditions:
             for seed in args.seeds:
                 row = lift_and_score(condition, args, object_folder, seed, views)
+                row_picture = row.pop("picture_row")
+                if len(picture) <= len(conditions) and not results[condition]:
+                    picture.append(row_picture)
                 results[condition].append(row)
                 print(f"{object_folder.name} seed {seed} {condition}: {row}", flush=True)
+    if args.picture is not None:
+        save_picture(picture, args.picture)
+        print(f"Picture (truth, then {', '.join(conditions)}; front, right, back, left): {args.picture}")
     keys = ("reference_psnr", "back_psnr", "back_ssim", "silhouette_iou", "off_object_opacity", "minutes")
     print(f"\n{len(heldout)} held-out objects x {len(args.seeds)} seeds, {args.steps} steps; mean ± std over lifts")
     print("| condition | " + " | ".join(keys) + " |")
