@@ -2,10 +2,10 @@
 
 It is the miniature of :mod:`lift_testing.miniature_zero123` at its defaults (seed 0), trained on the procedural cups
 of :mod:`lift_testing.object_class` (120 objects at 32^2 pixels, seed 0, the last 12 held out), saved in half
-precision (4.9 MB; the guidance loads it in float32 on the CPU). Its checks and the lifts made with it:
+precision (5.0 MB; the guidance loads it in float32 on the CPU). Its checks and the lifts made with it:
 docs/miniature-priors.md.
 
-Remake it from the repository root (about 35 min on the 2-core CPU machine)::
+Remake it from the repository root (about 45 min on the 2-core CPU machine)::
 
     python -m lift_testing.trained_priors
 """
