@@ -26,7 +26,6 @@ import dataclasses
 import math
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -117,24 +116,22 @@ def save_picture(rows: list[torch.Tensor], path: Path, scale: int = 3) -> None:
     picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST).save(path)
 
 
-def lift_and_score(condition: str, args, object_folder: Path, seed: int, views) -> dict:
-    from nerfstudio.scripts.train import main as ns_train_main
-    from nerfstudio.utils.eval_utils import eval_setup
-
-    from lift_testing.class_lifts import score_class_lift, write_lift_input
+def lift_and_score(condition: str, args, object_folder: Path, seed: int, views) -> tuple[dict, torch.Tensor | None]:
+    """One lift's scores and minutes, and its picture row where ``--picture`` asks for one."""
+    from lift_testing.class_lifts import score_class_lift, train_class_lift
 
     # Runs stay in the work folder: nerfstudio's event writer goes on writing after training returns.
     folder = args.work_dir / f"{object_folder.name}-seed{seed}-{condition.replace(' ', '-')}"
     shutil.rmtree(folder, ignore_errors=True)  # an earlier run of the same lift
-    data = write_lift_input(object_folder, folder / "data")
-    config = lift_config(condition, args, data, folder / "outputs", object_folder, seed, views.images.shape[1])
-    start = time.perf_counter()
-    ns_train_main(config)
-    seconds = time.perf_counter() - start
-    (config_path,) = (folder / "outputs").glob("*/neurallift/*/config.yml")
-    _, pipeline, _, _ = eval_setup(config_path, test_mode="inference")
-    scores = dataclasses.asdict(score_class_lift(pipeline.model, views))
-    return {**scores, "minutes": seconds / 60, "picture_row": render_picture_row(pipeline.model, views)}
+    resolution = views.images.shape[1]
+    model, minutes = train_class_lift(
+        object_folder,
+        folder,
+        lambda data, output: lift_config(condition, args, data, output, object_folder, seed, resolution),
+    )
+    scores = dataclasses.asdict(score_class_lift(model, views))
+    row = render_picture_row(model, views) if args.picture is not None else None
+    return {**scores, "minutes": minutes}, row
 
 
 def summary(rows: list[dict], key: str) -> str:
@@ -186,14 +183,13 @@ def main() -> None:
     picture: list[torch.Tensor] = []
     for object_folder in heldout:
         views = read_object_views(object_folder)
-        if not picture:
+        if args.picture is not None and not picture:  # the first object's truth
             picture.append(torch.cat([views.images[i] for i in picture_views(views)], dim=1))
         results["copy the front"].append(dataclasses.asdict(copy_the_front_scores(views)))
         for condition in conditions:
             for seed in args.seeds:
-                row = lift_and_score(condition, args, object_folder, seed, views)
-                row_picture = row.pop("picture_row")
-                if len(picture) <= len(conditions) and not results[condition]:
+                row, row_picture = lift_and_score(condition, args, object_folder, seed, views)
+                if row_picture is not None and not results[condition]:  # each condition's first lift
                     picture.append(row_picture)
                 results[condition].append(row)
                 print(f"{object_folder.name} seed {seed} {condition}: {row}", flush=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +40,23 @@ def write_lift_input(object_folder: Path, folder: Path) -> Path:
     photo.save(folder / "object.png")
     np.save(folder / "depth.npy", distance[..., 0].numpy().astype(np.float32))
     return folder
+
+
+def train_class_lift(object_folder: Path, folder: Path, make_config: Callable[[Path, Path], object]):
+    """Lift the object: write its lift input to ``folder/data``, train ``make_config(data, folder / "outputs")`` (a
+    neurallift trainer config) through ns-train's entry point, and load the trained model from its checkpoint.
+    Returns the model and the minutes training took."""
+    from nerfstudio.scripts.train import main as ns_train_main
+    from nerfstudio.utils.eval_utils import eval_setup
+
+    data = write_lift_input(object_folder, folder / "data")
+    config = make_config(data, folder / "outputs")
+    start = time.perf_counter()
+    ns_train_main(config)
+    minutes = (time.perf_counter() - start) / 60
+    (config_path,) = (folder / "outputs").glob("*/neurallift/*/config.yml")
+    _, pipeline, _, _ = eval_setup(config_path, test_mode="inference")
+    return pipeline.model, minutes
 
 
 @dataclass

@@ -27,26 +27,21 @@ PHOTO_FLOOR_DB = 28.0
 
 def lift_the_heldout_object(folder: Path, lambda_guidance: float | None = None, albedo_on_white: bool = True):
     """Lift the held-out cup at every default but the two given, and score it against its truth all around."""
-    from nerfstudio.scripts.train import main as ns_train_main
-    from nerfstudio.utils.eval_utils import eval_setup
-
-    from lift_testing.class_lifts import read_object_views, score_class_lift, write_lift_input
+    from lift_testing.class_lifts import read_object_views, score_class_lift, train_class_lift
     from lift_testing.neurallift_configs import shipped_neurallift_config
     from lift_testing.trained_priors import CLASS_SIZE, TRAINED_ZERO123, write_heldout_object
     from neurallift_ns.guidance.zero123_guidance import Zero123GuidanceConfig
 
-    views = read_object_views(write_heldout_object(folder / "object"))
-    data = write_lift_input(folder / "object", folder / "data")
-    guidance = Zero123GuidanceConfig(diffusion_resolution=CLASS_SIZE, albedo_on_white=albedo_on_white)
-    guidance.diffusion.model = str(TRAINED_ZERO123)
-    config = shipped_neurallift_config(
-        data, folder / "outputs", STEPS, guidance, image_size=CLASS_SIZE, resolution=CLASS_SIZE
-    )
-    config.pipeline.model.lambda_guidance = lambda_guidance
-    ns_train_main(config)
-    (config_path,) = (folder / "outputs").glob("*/neurallift/*/config.yml")
-    _, pipeline, _, _ = eval_setup(config_path, test_mode="inference")
-    scores = score_class_lift(pipeline.model, views)
+    def config(data: Path, output: Path):
+        guidance = Zero123GuidanceConfig(diffusion_resolution=CLASS_SIZE, albedo_on_white=albedo_on_white)
+        guidance.diffusion.model = str(TRAINED_ZERO123)
+        lift = shipped_neurallift_config(data, output, STEPS, guidance, image_size=CLASS_SIZE, resolution=CLASS_SIZE)
+        lift.pipeline.model.lambda_guidance = lambda_guidance
+        return lift
+
+    object_folder = write_heldout_object(folder / "object")
+    model, _ = train_class_lift(object_folder, folder, config)
+    scores = score_class_lift(model, read_object_views(object_folder))
     print(dataclasses.asdict(scores))
     return scores
 
