@@ -80,6 +80,7 @@ def tiny_zero123(tmp_path_factory) -> Path:
 
 LONGEST_FILES = (
     "neurallift/test_recovers_synthetic_object.py",
+    "neurallift/test_completes_the_back_with_a_trained_prior.py",
     "neurallift/test_keeps_the_photo_against_a_disagreeing_prior.py",
     "neurallift/test_keeps_the_photo_against_noise.py",
     "lolnerf/test_recovers_synthetic_class.py",
