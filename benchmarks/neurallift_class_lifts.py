@@ -12,7 +12,10 @@ Run on demand from the repository root (a class written by ``python -m lift_test
 ``python -m lift_testing.miniature_zero123`` / ``miniature_stable_diffusion`` on it)::
 
     python -m benchmarks.neurallift_class_lifts --objects CLASS --zero123 PRIOR [--stable-diffusion PRIOR]
-        [--num-objects 5] [--seeds 0 1 2] [--steps 600] [--set lambda_guidance=1.0 ...]
+        [--num-objects 5] [--seeds 0 1 2] [--steps 600] [--conditions "no prior" oracle zero123 joint ...]
+        [--set lambda_guidance=1.0 guidance.stable_diffusion.adapt_to_photo=False ...]
+
+``joint`` (Magic123's two priors) needs both folders.
 
 Measured so far (a pilot of one or two objects and one seed, 600 steps, 7-10 min a lift on one core of the 2-core CPU
 machine): docs/miniature-priors.md.
@@ -36,6 +39,7 @@ def lift_config(condition: str, args, data: Path, output: Path, object_folder: P
     """The shipped config at the benchmark's sizes, with the condition's prior."""
     from lift_testing.neurallift_configs import shipped_neurallift_config
     from lift_testing.object_class_oracle import ObjectClassOracleGuidanceConfig
+    from neurallift_ns.guidance.joint_guidance import JointGuidanceConfig
     from neurallift_ns.guidance.stable_diffusion_guidance import StableDiffusionGuidanceConfig
     from neurallift_ns.guidance.zero123_guidance import Zero123GuidanceConfig
 
@@ -60,11 +64,26 @@ def lift_config(condition: str, args, data: Path, output: Path, object_folder: P
         model.guidance = StableDiffusionGuidanceConfig(diffusion_resolution=resolution, seed=seed)
         model.guidance.diffusion.model = str(args.stable_diffusion)
         model.guidance.clip_model, model.guidance.clip_pretrained = args.clip_model, args.clip_pretrained
+    elif condition == "joint":
+        model.guidance = JointGuidanceConfig()
+        for part, folder in (
+            (model.guidance.zero123, args.zero123),
+            (model.guidance.stable_diffusion, args.stable_diffusion),
+        ):
+            part.diffusion_resolution, part.seed, part.diffusion.model = resolution, seed, str(folder)
     else:
         raise ValueError(condition)
-    if condition in ("zero123", "stable-diffusion"):
+    if condition in PRIOR_CONDITIONS:
         apply_settings(model, [setting for setting in args.set if setting.startswith("guidance.")])
     return config
+
+
+PRIOR_CONDITIONS = {
+    "zero123": ("zero123",),
+    "stable-diffusion": ("stable_diffusion",),
+    "joint": ("zero123", "stable_diffusion"),
+}
+"""Each lift with a prior, and the ``--zero123`` / ``--stable-diffusion`` folders it needs."""
 
 
 def apply_settings(config, settings: list[str]) -> None:
@@ -157,7 +176,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=600, help="steps of each lift (the schedules shrink with it)")
     parser.add_argument(
-        "--conditions", nargs="+", default=["no prior", "oracle", "zero123", "stable-diffusion"], help="lifts to run"
+        "--conditions",
+        nargs="+",
+        default=["no prior", "oracle", *PRIOR_CONDITIONS],
+        choices=["no prior", "oracle", *PRIOR_CONDITIONS],
+        help="lifts to run (each prior's only where its folders are given)",
     )
     parser.add_argument(
         "--set",
@@ -175,7 +198,7 @@ def main() -> None:
     conditions = [
         condition
         for condition in args.conditions
-        if condition in ("no prior", "oracle") or getattr(args, condition.replace("-", "_"), None)
+        if all(getattr(args, prior) for prior in PRIOR_CONDITIONS.get(condition, ()))
     ]
     heldout = read_object_class(args.objects).heldout
     heldout = [path for path in heldout if path.name in args.names] if args.names else heldout[: args.num_objects]
@@ -202,12 +225,14 @@ def main() -> None:
     print("| --- " * (len(keys) + 1) + "|")
     for condition, rows in results.items():
         print(f"| {condition} | " + " | ".join(summary(rows, key) for key in keys) + " |")
-    if "zero123" in results and "no prior" in results and "oracle" in results:
+    for prior in (condition for condition in PRIOR_CONDITIONS if results.get(condition)):
+        if not (results.get("no prior") and results.get("oracle")):
+            break
         gap = {}
         for key in ("back_psnr", "silhouette_iou"):
-            none, oracle, prior = (np.mean([row[key] for row in results[c]]) for c in ("no prior", "oracle", "zero123"))
-            gap[key] = (prior - none) / (oracle - none) if not math.isclose(oracle, none) else float("nan")
-        print(f"zero123 closes {gap['back_psnr']:.0%} of the back PSNR gap, {gap['silhouette_iou']:.0%} of the IoU's")
+            none, oracle, lift = (np.mean([row[key] for row in results[c]]) for c in ("no prior", "oracle", prior))
+            gap[key] = (lift - none) / (oracle - none) if not math.isclose(oracle, none) else float("nan")
+        print(f"{prior} closes {gap['back_psnr']:.0%} of the back PSNR gap, {gap['silhouette_iou']:.0%} of the IoU's")
 
 
 if __name__ == "__main__":
