@@ -152,7 +152,7 @@ class NeuralLiftModelConfig(ModelConfig):
     lambda_guidance: float | None = None
     """Weight of the prior's loss beside the photo's, applied here and only here (the guidance's loss comes unweighted;
     joint's own weights share it between its two); 0 turns the prior off (nothing is loaded) and fits the photo alone.
-    Unset (None), each prior's own: stable-diffusion 0.001, zero123 and joint 0.1 (where each comes from: the
+    Unset (None), each prior's own: 0.1 for stable-diffusion, zero123 and joint (where each comes from: the
     prior's default_weight, docs/neurallift_prior_defaults.md)."""
     lambda_orientation: float = 10.0
     """Weight of the orientation loss on normals facing away from the camera (the paper's lambda_orient)."""

@@ -1,9 +1,10 @@
 """Training for the proofs that the photo survives the prior (``test_keeps_the_photo_*.py``, one file a prior so that
 the suite's workers run them side by side).
 
-Trained at the method's default balance of photo against prior (``lift_testing/neurallift_configs.py`` shrinks sizes
-and schedules only), with the test priors of ``lift_testing/synthetic_object.py`` at three times the estimated
-magnitude of Stable Diffusion's gradient. The sweep over magnitudes: ``python -m benchmarks.neurallift_prior_balance``.
+Trained at the default balance of photo against a prior with no recipe of its own (``DEFAULT_PRIOR_WEIGHT``;
+``lift_testing/neurallift_configs.py`` shrinks sizes and schedules only), with the test priors of
+``lift_testing/synthetic_object.py`` at three times the estimated magnitude of Stable Diffusion's gradient. The sweep
+over magnitudes: ``python -m benchmarks.neurallift_prior_balance``.
 """
 
 from __future__ import annotations

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from neurallift_ns.guidance.base import DEFAULT_PRIOR_WEIGHT
 from neurallift_ns.guidance.joint_guidance import JointGuidanceConfig
-from neurallift_ns.guidance.stable_diffusion_guidance import StableDiffusionGuidanceConfig
+from neurallift_ns.guidance.stable_diffusion_guidance import STABLE_DIFFUSION_WEIGHT, StableDiffusionGuidanceConfig
 from neurallift_ns.guidance.zero123_guidance import ZERO123_WEIGHT, Zero123GuidanceConfig
 from neurallift_ns.model import NeuralLiftModelConfig
 
@@ -14,7 +13,7 @@ from neurallift_ns.model import NeuralLiftModelConfig
 @pytest.mark.parametrize(
     ("guidance", "weight"),
     [
-        (StableDiffusionGuidanceConfig(), DEFAULT_PRIOR_WEIGHT),
+        (StableDiffusionGuidanceConfig(), STABLE_DIFFUSION_WEIGHT),
         (Zero123GuidanceConfig(), ZERO123_WEIGHT),
         (JointGuidanceConfig(), ZERO123_WEIGHT),
     ],
@@ -33,6 +32,6 @@ def test_the_command_line_picks_the_priors_weight() -> None:
     def parse(*args: str):
         return tyro.cli(AnnotatedBaseConfigUnion, args=["neurallift", "--data", "photo.png", *args]).pipeline.model
 
-    assert parse().guidance_weight() == DEFAULT_PRIOR_WEIGHT
+    assert parse().guidance_weight() == STABLE_DIFFUSION_WEIGHT
     assert parse("zero123").guidance_weight() == ZERO123_WEIGHT
     assert parse("--pipeline.model.lambda-guidance", "0.02", "zero123").guidance_weight() == 0.02
