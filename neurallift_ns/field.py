@@ -1,4 +1,4 @@
-"""NeuralLift-360's radiance field: a hash-grid density with a fading "blob" prior, an albedo MLP, and normals.
+"""NeuralLift-360's radiance field: a hash-grid density with a "blob" prior, an albedo MLP, and normals.
 
 Normals are the normalised negative gradient of log-density, taken by **central finite differences** rather than
 autograd: the orientation loss needs the gradient of the normals themselves, which tiny-cuda-nn's hash grid cannot
@@ -47,7 +47,7 @@ class NeuralLiftField(Field):
         self.blob_density = blob_density
         self.blob_radius = blob_radius
         self.blob_scale = 1.0
-        """Multiplies the blob; the model fades it to 0 as the learnt density takes over."""
+        """Multiplies the blob; the model fades it to 0 when configured to (``blob_fade_steps``)."""
         self.normal_epsilon = normal_epsilon
         self.surface_density = surface_density
         self.geo_feat_dim = geo_feat_dim

@@ -77,8 +77,10 @@ class NeuralLiftModelConfig(ModelConfig):
     """Log-density added at the centre at the start of training (the paper's blob_density)."""
     blob_radius: float = 0.5
     """Radius of that density blob, in scene units (the object fits in [-1, 1]^3)."""
-    blob_fade_steps: int = 2000
-    """Steps over which the blob fades out linearly, leaving the learnt density alone."""
+    blob_fade_steps: int | None = None
+    """Steps over which the blob fades out linearly; None keeps it all through training, as stable-dreamfusion and
+    threestudio do (measured: silhouette IoU +0.02 to +0.14, half the haze; docs/miniature-priors.md, "The blob
+    kept")."""
     normal_epsilon: float = 1e-2
     """Step of the finite differences that give normals, in scene units."""
     surface_density: float = 10.0
@@ -292,7 +294,8 @@ class NeuralLiftModel(Model):
         strength, which hides the density the learnt field has outside the object).
         """
         self.step = step
-        self.field.blob_scale = max(0.0, 1.0 - step / max(1, self.config.blob_fade_steps))
+        fade_steps = self.config.blob_fade_steps
+        self.field.blob_scale = 1.0 if fade_steps is None else max(0.0, 1.0 - step / max(1, fade_steps))
         fraction = float(np.clip(step / self.config.proposal_weights_anneal_max_num_iters, 0.0, 1.0))
         slope = self.config.proposal_weights_anneal_slope
         self.proposal_sampler.set_anneal(slope * fraction / ((slope - 1.0) * fraction + 1.0))
