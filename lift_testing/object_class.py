@@ -1,8 +1,10 @@
 """A class of procedural objects with ground truth all around, written in the layout the miniature priors and the
 lift benchmark read (``docs/object-class-layout.md``).
 
-Each object is a "cup": an upright ellipsoid body whose radii vary (so silhouettes differ), in a light colour of its
-own, seen on white as albedo (no lighting: what the field's albedo renders and what Zero-1-to-3 was trained on).
+Each object is an upright ellipsoid body whose radii vary (so silhouettes differ), in a light colour of its own, seen
+on white as albedo (no lighting: what the field's albedo renders and what Zero-1-to-3 was trained on). The "cups"
+class draws every body near a ball; the "varied" class draws each from one of three shapes (:data:`SHAPE_RADII`):
+cups, tall bottles and flat, wide boxes, whose silhouettes the lift's density blob (a ball at the centre) does not fit.
 
 * The **front** (towards -Y, the photo's side in :mod:`lift_common.cameras`) carries a round label in a saturated
   colour of its own, at a height of its own.
@@ -46,6 +48,14 @@ BAND_HALF_WIDTH = 0.12
 """Half-height of the back band, on the body's unit sphere."""
 BACK_START = 0.2
 """The band covers the part of the body whose unit-sphere y passes this (the back, away from the label)."""
+SHAPE_RADII = {
+    "cup": ((0.4, 0.38, 0.5), (0.62, 0.55, 0.75)),
+    "tall": ((0.18, 0.18, 0.75), (0.3, 0.3, 0.95)),
+    "flat": ((0.72, 0.3, 0.2), (0.92, 0.42, 0.3)),
+}
+"""Low and high semi-axes (x, y, z) of the body of each shape; the radii are drawn uniformly between them."""
+CLASS_SHAPES = {"cups": ("cup",), "varied": ("cup", "tall", "flat")}
+"""The shapes each class draws from, one chosen at random for each object."""
 DEFAULT_AZIMUTHS_DEG = tuple(float(azimuth) for azimuth in range(-180, 180, 15))
 DEFAULT_ELEVATIONS_DEG = (0.0, 15.0, 30.0)
 
@@ -66,16 +76,20 @@ class ProceduralObject:
     """Angular radius of the label, in radians."""
 
 
-def random_objects(num: int, seed: int) -> list[ProceduralObject]:
-    """``num`` objects with shapes and colours drawn from fixed ranges; the same seed draws the same objects."""
+def random_objects(num: int, seed: int, shapes: str = "cups") -> list[ProceduralObject]:
+    """``num`` objects of the class ``shapes`` (a key of :data:`CLASS_SHAPES`) with shapes and colours drawn from fixed
+    ranges; the same seed draws the same objects."""
     rng = np.random.default_rng(seed)
+    families = CLASS_SHAPES[shapes]
     objects = []
     for _ in range(num):
         hue = float(rng.uniform())
         label = colorsys.hsv_to_rgb(hue, float(rng.uniform(0.7, 1.0)), float(rng.uniform(0.6, 0.95)))
+        # A one-shape class draws no shape, so the cups are the objects they were before there was a choice.
+        family = families[int(rng.integers(len(families)))] if len(families) > 1 else families[0]
         objects.append(
             ProceduralObject(
-                radii=tuple(rng.uniform([0.4, 0.38, 0.5], [0.62, 0.55, 0.75]).round(3).tolist()),
+                radii=tuple(rng.uniform(*SHAPE_RADII[family]).round(3).tolist()),
                 body_colour=tuple(rng.uniform(0.6, 0.95, 3).round(3).tolist()),
                 label_colour=tuple(round(channel, 3) for channel in label),
                 label_height=round(float(rng.uniform(-0.35, 0.45)), 3),
@@ -203,6 +217,7 @@ def write_object_class(
     seed: int = 0,
     azimuths_deg: tuple[float, ...] = DEFAULT_AZIMUTHS_DEG,
     elevations_deg: tuple[float, ...] = DEFAULT_ELEVATIONS_DEG,
+    shapes: str = "cups",
 ) -> ObjectClass:
     """Write ``num_objects`` objects (the last ``num_heldout`` held out from the priors' training) under ``folder``,
     with ``class.json`` naming the split; the same seed writes the same class."""
@@ -210,14 +225,14 @@ def write_object_class(
 
     if not 0 < num_heldout < num_objects:
         raise ValueError(f"Hold out between 1 and {num_objects - 1} of the {num_objects} objects, not {num_heldout}.")
-    items = random_objects(num_objects, seed)
+    items = random_objects(num_objects, seed, shapes)
     names = [f"object{index:04d}" for index in range(num_objects)]
     with stage_progress("Rendering objects", total=num_objects) as advance:
         for name, item in zip(names, items, strict=True):
             write_object(folder / name, item, size, azimuths_deg, elevations_deg)
             advance(1)
     split = {"train": names[: num_objects - num_heldout], "heldout": names[num_objects - num_heldout :]}
-    (folder / "class.json").write_text(json.dumps({**split, "size": size, "seed": seed}, indent=1))
+    (folder / "class.json").write_text(json.dumps({**split, "size": size, "seed": seed, "shapes": shapes}, indent=1))
     return read_object_class(folder)
 
 
@@ -246,8 +261,11 @@ def main() -> None:
     parser.add_argument("--heldout", type=int, default=8, help="objects kept out of the priors' training")
     parser.add_argument("--size", type=int, default=64, help="side of each view in pixels")
     parser.add_argument("--seed", type=int, default=0, help="the same seed writes the same class")
+    parser.add_argument(
+        "--shapes", choices=sorted(CLASS_SHAPES), default="cups", help="cups only, or cups, tall and flat bodies"
+    )
     args = parser.parse_args()
-    written = write_object_class(args.folder, args.objects, args.heldout, args.size, args.seed)
+    written = write_object_class(args.folder, args.objects, args.heldout, args.size, args.seed, shapes=args.shapes)
     print(f"{len(written.train)} training and {len(written.heldout)} held-out objects in {written.folder}")
 
 
