@@ -74,7 +74,7 @@ class NeuralLiftModelConfig(ModelConfig):
     hidden_dim_color: int = 64
     """Width of the albedo MLP."""
     blob_density: float = 5.0
-    """Log-density added at the centre at the start of training (the paper's blob_density)."""
+    """Log-density added at the centre, falling linearly through zero at ``blob_radius`` (the paper's blob_density)."""
     blob_radius: float = 0.5
     """Radius of that density blob, in scene units (the object fits in [-1, 1]^3)."""
     blob_fade_steps: int | None = None
