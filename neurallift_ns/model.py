@@ -80,8 +80,9 @@ class NeuralLiftModelConfig(ModelConfig):
     blob_fade_steps: int | None = None
     """Steps over which the blob fades out linearly; None keeps it all through training, as stable-dreamfusion
     (nerf/network_grid.py, density_blob on every step) and threestudio (implicit_volume.py, density_bias
-    "blob_magic3d") do; measured: silhouette IoU +0.02 to +0.14, half the haze (docs/miniature-priors.md, "The blob
-    kept by default")."""
+    "blob_magic3d") do; measured with a trained prior on cups, bottles and boxes: silhouette IoU +0.01 to +0.14, a
+    quarter to a half of the haze (docs/miniature-priors.md, "The blob kept by default", "A class the blob does not
+    fit")."""
     normal_epsilon: float = 1e-2
     """Step of the finite differences that give normals, in scene units."""
     surface_density: float = 10.0
