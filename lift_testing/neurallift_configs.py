@@ -16,6 +16,7 @@ SCHEDULE_FIELDS = {
     "reference_only_steps",
     "reference_probability_decay_steps",
     "widening_steps",
+    "anneal_start_step",
     "anneal_steps",
     "max_steps",
     "blob_fade_steps",

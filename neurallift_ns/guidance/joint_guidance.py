@@ -25,6 +25,13 @@ MAGIC123_TIMESTEPS = (0.2, 0.6)
 max_step_percent 0.6 in guidance and guidance_3d)."""
 
 
+def magic123_timesteps() -> TimestepSchedule:
+    """Magic123's fixed range of timesteps, for either prior (and for Stable Zero123 when it is joint's model:
+    Magic123 has no recipe of its own for it)."""
+    low, high = MAGIC123_TIMESTEPS
+    return TimestepSchedule(max_fraction=high, min_fraction_start=low, min_fraction_end=low)
+
+
 def magic123_zero123() -> Zero123GuidanceConfig:
     """Zero-1-to-3 as Magic123's coarse stage uses it (threestudio configs/magic123-coarse-sd.yaml, guidance_3d:
     zero123-unified-guidance, guidance_scale 5.0, steps [0.2, 0.6]; random_camera elevation_range [-45, 45] with
@@ -32,10 +39,10 @@ def magic123_zero123() -> Zero123GuidanceConfig:
     1 - sqrt(alphas_cumprod). The model is the zero123 guidance's, Zero-1-to-3 XL; threestudio's unified guidance
     defaults to the original Zero-1-to-3 (bennyguo/zero123-diffusers, pass it with joint --zero123.diffusion.model
     for the exact recipe): XL generalises better (the Objaverse-XL paper) and one download serves both guidances."""
-    low, high = MAGIC123_TIMESTEPS
     return Zero123GuidanceConfig(
         guidance_scale=5.0,
-        timesteps=TimestepSchedule(max_fraction=high, min_fraction_start=low, min_fraction_end=low),
+        timesteps=magic123_timesteps(),
+        stable_zero123_timesteps=magic123_timesteps(),
         weighting="one_minus_sqrt_alpha",
         elevation_range_deg=(-45.0, 45.0),
     )
@@ -46,10 +53,9 @@ def magic123_stable_diffusion() -> StableDiffusionGuidanceConfig:
     stable-diffusion-unified-guidance, guidance_scale 100, steps [0.2, 0.6], no grad_clip, no image-space loss,
     view-dependent prompts without interpolation), with the photo's learnt token (official Magic123: textual
     inversion first, prompt "A high-resolution DSLR image of <token>"). NeuralLift-360's CLIP guidance is off."""
-    low, high = MAGIC123_TIMESTEPS
     return StableDiffusionGuidanceConfig(
         guidance_scale=100.0,
-        timesteps=TimestepSchedule(max_fraction=high, min_fraction_start=low, min_fraction_end=low),
+        timesteps=magic123_timesteps(),
         weighting="one_minus_sqrt_alpha",
         gradient_clip=0.0,
         interpolate_direction_prompts=False,

@@ -28,18 +28,22 @@ class TimestepSchedule:
     """Lower bound at the first step (stable-dreamfusion and Magic123: 0.2, fixed)."""
     min_fraction_end: float = 0.2
     """Lower bound once annealing ends (stable-dreamfusion and Magic123: 0.2, fixed; NeuralLift-360: 0.05)."""
+    anneal_start_step: int = 0
+    """Step at which the bounds start to move from their start values (threestudio's Stable Zero123 recipe waits 50
+    of its 600 steps)."""
     anneal_steps: int = 3333
-    """Steps over which the bounds move from start to end (only matters when they differ)."""
+    """Step by which the bounds have reached their end values (only matters when they differ)."""
     max_fraction_end: float | None = None
     """Upper bound once annealing ends, reached over the same steps from max-fraction; unset: the upper bound stays
     at max-fraction (threestudio's Zero-1-to-3 recipe anneals both bounds)."""
 
     def bounds(self, step: int, num_train_timesteps: int) -> tuple[int, int]:
         """Smallest and largest timestep that may be drawn at ``step`` (inclusive)."""
-        low = linear_ramp(step, 0, self.anneal_steps, self.min_fraction_start, self.min_fraction_end)
+        start, end = self.anneal_start_step, self.anneal_steps
+        low = linear_ramp(step, start, end, self.min_fraction_start, self.min_fraction_end)
         high_fraction = self.max_fraction
         if self.max_fraction_end is not None:
-            high_fraction = linear_ramp(step, 0, self.anneal_steps, self.max_fraction, self.max_fraction_end)
+            high_fraction = linear_ramp(step, start, end, self.max_fraction, self.max_fraction_end)
         high = int(round(high_fraction * num_train_timesteps))
         return min(int(round(low * num_train_timesteps)), high), high
 

@@ -26,7 +26,7 @@ from neurallift_ns.data.orbit_views import OrbitViewsConfig, ReferenceView
 from neurallift_ns.guidance import score_distillation as sds
 from neurallift_ns.guidance.base import Guidance, GuidanceConfig, GuidanceOutput
 from neurallift_ns.guidance.reference import reference_camera_position, reference_photo
-from neurallift_ns.guidance.relative_camera import relative_camera
+from neurallift_ns.guidance.relative_camera import CameraEmbedding, relative_camera
 from neurallift_ns.guidance.timesteps import TimestepSchedule
 from neurallift_ns.guidance.zero123 import Zero123LoadOptions
 
@@ -58,6 +58,20 @@ class Zero123GuidanceConfig(GuidanceConfig):
     """Which diffusion timesteps are drawn: [0.4, 0.85] of the range narrowing to [0.2, 0.5] over the first third of
     the run (threestudio configs/zero123.yaml: min_step_percent [0, 0.4, 0.2, 200], max_step_percent
     [0, 0.85, 0.5, 200] over its 600 steps)."""
+    stable_zero123_timesteps: TimestepSchedule = field(
+        default_factory=lambda: TimestepSchedule(
+            max_fraction=0.98,
+            min_fraction_start=0.7,
+            min_fraction_end=0.3,
+            max_fraction_end=0.8,
+            anneal_start_step=833,
+            anneal_steps=3333,
+        )
+    )
+    """Which diffusion timesteps are drawn when the model takes Stable Zero123's camera numbers, in place of
+    timesteps: [0.7, 0.98] of the range, narrowing to [0.3, 0.8] between a twelfth and a third of the run (threestudio
+    configs/stable-zero123.yaml: min_step_percent [50, 0.7, 0.3, 200], max_step_percent [50, 0.98, 0.8, 200] over its
+    600 steps)."""
     weighting: sds.TimestepWeighting = "one_minus_alpha"
     """w(t) of the score-distillation gradient (threestudio zero123_guidance.py: 1 - alphas_cumprod[t])."""
     gradient_clip: float = 0.0
@@ -80,6 +94,10 @@ class Zero123GuidanceConfig(GuidanceConfig):
 
     def default_weight(self) -> float:
         return ZERO123_WEIGHT
+
+    def timestep_schedule(self, camera_embedding: CameraEmbedding) -> TimestepSchedule:
+        """The timesteps drawn for a model trained on these camera numbers: each model's own recipe."""
+        return self.stable_zero123_timesteps if camera_embedding == "stable-zero123" else self.timesteps
 
     def shows_albedo_on_white(self) -> bool:
         return self.albedo_on_white
@@ -156,7 +174,8 @@ class Zero123Guidance(Guidance):
         config, model = self.config, self.model
         num_views = images.shape[0]
         latents = model.encode_renders(images, config.diffusion_resolution)
-        timesteps = config.timesteps.sample(step, model.num_train_timesteps, num_views, self.generator)
+        schedule = config.timestep_schedule(model.camera_embedding)
+        timesteps = schedule.sample(step, model.num_train_timesteps, num_views, self.generator)
         timesteps = timesteps.to(self.device)
         noise, noisy = sds.noise_latents(latents, timesteps, model.alphas_cumprod, self.generator)
         noise_pred = self.guided_noise(noisy, timesteps, self.cameras_relative_to_photo(cameras))

@@ -79,5 +79,6 @@ def test_defaults_are_magic123s_coarse_stage() -> None:
     for prior in (config.zero123, config.stable_diffusion):
         assert prior.timesteps.bounds(0, 1000) == prior.timesteps.bounds(9999, 1000) == (200, 600)
         assert prior.weighting == "one_minus_sqrt_alpha"
+    assert config.zero123.timestep_schedule("stable-zero123").bounds(0, 1000) == (200, 600)
     assert config.zero123.elevation_range_deg == (-45.0, 45.0)
     assert config.stable_diffusion.adapt_to_photo and max(config.stable_diffusion.clip_guidance_scales) == 0.0

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from neurallift_ns.guidance import score_distillation as sds
 from neurallift_ns.guidance.prompts import DEFAULT_SUBJECT, direction_prompt, subject_prompt
 from neurallift_ns.guidance.timesteps import TimestepSchedule
+from neurallift_ns.guidance.zero123_guidance import Zero123GuidanceConfig
 
 
 def test_gradient_is_zero_when_the_model_predicts_the_added_noise() -> None:
@@ -63,6 +65,17 @@ def test_both_timestep_bounds_anneal_in_zero123s_recipe() -> None:
     assert schedule.bounds(0, 1000) == (400, 850)
     assert schedule.bounds(schedule.anneal_steps // 2, 1000) == (300, 675)
     assert schedule.bounds(schedule.anneal_steps, 1000) == schedule.bounds(10000, 1000) == (200, 500)
+
+
+def test_stable_zero123s_bounds_wait_then_anneal_as_in_its_recipe() -> None:
+    """threestudio configs/stable-zero123.yaml: [0.7, 0.98] until step 50 of 600, [0.3, 0.8] from step 200."""
+    schedule = Zero123GuidanceConfig().stable_zero123_timesteps
+    assert schedule.bounds(0, 1000) == schedule.bounds(schedule.anneal_start_step, 1000) == (700, 980)
+    halfway = (schedule.anneal_start_step + schedule.anneal_steps) // 2
+    assert schedule.bounds(halfway, 1000) == (500, 890)
+    assert schedule.bounds(schedule.anneal_steps, 1000) == schedule.bounds(10000, 1000) == (300, 800)
+    run_fractions = (schedule.anneal_start_step / 10000, schedule.anneal_steps / 10000)  # of neurallift's run
+    assert run_fractions == pytest.approx((50 / 600, 200 / 600), abs=1e-4)
 
 
 def test_unified_guidance_weighting_is_one_minus_the_square_root_of_alpha() -> None:

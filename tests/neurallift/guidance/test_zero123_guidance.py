@@ -220,6 +220,25 @@ def test_the_unconditional_prediction_has_the_photo_and_the_camera_zeroed(guidan
     assert not torch.allclose(conditional, unconditional)
 
 
+@pytest.mark.parametrize("embedding, low, high", [("zero123", 400, 850), ("stable-zero123", 700, 980)])
+def test_each_model_draws_its_own_recipes_timesteps(guidance, embedding, low, high, monkeypatch) -> None:
+    """At the first step Zero-1-to-3 draws from [0.4, 0.85] of the range (threestudio zero123.yaml), Stable Zero123
+    from [0.7, 0.98] (stable-zero123.yaml): the model's camera numbers say which it is."""
+    drawn = []
+    predict_noise = guidance.model.predict_noise
+    monkeypatch.setattr(guidance.model, "camera_embedding", embedding)
+    monkeypatch.setattr(
+        guidance.model,
+        "predict_noise",
+        lambda noisy, timesteps, *rest: drawn.append(timesteps) or predict_noise(noisy, timesteps, *rest),
+    )
+    images = torch.rand(32, 12, 12, 3)
+    views = _cameras([float(azimuth) for azimuth in range(0, 320, 10)], [15.0] * 32, [3.0] * 32)
+    guidance(images, views, torch.zeros(32, dtype=torch.long), torch.zeros(32, dtype=torch.long), step=0)
+    assert low <= drawn[0].min() and drawn[0].max() <= high
+    assert drawn[0].max() - drawn[0].min() > (high - low) / 2
+
+
 def test_sampled_views_are_taken_at_the_photos_field_of_view_and_distance() -> None:
     orbit = Zero123GuidanceConfig().sampled_orbit(OrbitViewsConfig(), REFERENCE)
     assert orbit.radius_range == (3.0, 3.0) and orbit.fov_range_deg == (40.0, 40.0)
