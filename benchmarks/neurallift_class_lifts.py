@@ -46,9 +46,14 @@ def lift_config(condition: str, args, data: Path, output: Path, object_folder: P
     config = shipped_neurallift_config(data, output, args.steps, image_size=resolution, resolution=resolution)
     config.machine.seed = seed
     model = config.pipeline.model
+    datamanager_settings = [setting for setting in args.set if setting.startswith(DATAMANAGER_PREFIX)]
+    apply_settings(
+        config.pipeline.datamanager, [setting[len(DATAMANAGER_PREFIX) :] for setting in datamanager_settings]
+    )
     # The model's settings for every lift first, so each condition's own (no prior's zero weight, the oracle's)
     # win; the guidance's after the condition has chosen its prior.
-    apply_settings(model, [setting for setting in args.set if not setting.startswith("guidance.")])
+    model_settings = [setting for setting in args.set if setting not in datamanager_settings]
+    apply_settings(model, [setting for setting in model_settings if not setting.startswith("guidance.")])
     if condition == "no prior":
         model.lambda_guidance = 0.0
     elif condition == "oracle":
@@ -77,6 +82,10 @@ def lift_config(condition: str, args, data: Path, output: Path, object_folder: P
         apply_settings(model, [setting for setting in args.set if setting.startswith("guidance.")])
     return config
 
+
+DATAMANAGER_PREFIX = "datamanager."
+"""Settings named with this prefix are the datamanager's (``datamanager.sampled_views_per_step=4``), the rest the
+model's."""
 
 PRIOR_CONDITIONS = {
     "zero123": ("zero123",),
@@ -186,7 +195,8 @@ def main() -> None:
         "--set",
         nargs="*",
         default=[],
-        help="model settings for every lift, e.g. lambda_guidance=0.01 'shading_probabilities=(1.0, 0.0, 0.0)'",
+        help="model settings for every lift, e.g. lambda_guidance=0.01 'shading_probabilities=(1.0, 0.0, 0.0)' "
+        "(datamanager.NAME=VALUE: the datamanager's, e.g. datamanager.sampled_views_per_step=4)",
     )
     parser.add_argument("--work-dir", type=Path, help="where the lifts' runs are kept (default: a new temporary one)")
     parser.add_argument(
