@@ -106,6 +106,14 @@ def test_one_step_gives_a_finite_loss_whose_gradient_reaches_the_render(guidance
     assert 0.4 * 1000 <= output.diagnostics["timestep"] <= 0.85 * 1000  # the recipe's range at the first step
 
 
+def _record_calls(model, method: str, monkeypatch) -> list[tuple]:
+    """The positional arguments of each call to ``model.method`` from now on; the method still runs."""
+    calls = []
+    original = getattr(model, method)
+    monkeypatch.setattr(model, method, lambda *args: calls.append(args) or original(*args))
+    return calls
+
+
 def _threestudio_angles(positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Elevation and azimuth (degrees) and distance that threestudio's camera formula (threestudio/data/uncond.py:
     x = d cos(e) cos(a), y = d cos(e) sin(a), z = d sin(e)) maps to these positions, checked by applying it."""
@@ -149,14 +157,8 @@ def test_camera_numbers_fed_to_the_model_are_threestudios_for_the_same_geometry(
     views = sample_orbit_views(
         64, 8, OrbitViewsConfig(widening_steps=0), 0, REFERENCE, torch.Generator().manual_seed(3)
     )
-    fed = []
-    camera_conditioning = guidance.model.camera_conditioning
     monkeypatch.setattr(guidance.model, "camera_embedding", embedding)
-    monkeypatch.setattr(
-        guidance.model,
-        "camera_conditioning",
-        lambda photo, cameras: fed.append(cameras) or camera_conditioning(photo, cameras),
-    )
+    calls = _record_calls(guidance.model, "camera_conditioning", monkeypatch)
     images = torch.rand(64, 12, 12, 3)
     guidance(images, views.cameras, views.directions, torch.zeros(64, dtype=torch.long), step=0)
 
@@ -164,7 +166,8 @@ def test_camera_numbers_fed_to_the_model_are_threestudios_for_the_same_geometry(
     expected = _threestudio_camera_numbers(
         views.cameras.camera_to_worlds[:, :3, 3], reference_position, embedding != "zero123"
     )
-    torch.testing.assert_close(fed[0], expected, atol=1e-5, rtol=0)
+    fed = calls[0][1]  # camera_conditioning(photo_embedding, cameras)
+    torch.testing.assert_close(fed, expected, atol=1e-5, rtol=0)
     assert expected[:, 0].abs().max() > 0.5 and expected[:, 1].min() < -0.5 < 0.5 < expected[:, 1].max()
 
 
@@ -224,19 +227,14 @@ def test_the_unconditional_prediction_has_the_photo_and_the_camera_zeroed(guidan
 def test_each_model_draws_its_own_recipes_timesteps(guidance, embedding, low, high, monkeypatch) -> None:
     """At the first step Zero-1-to-3 draws from [0.4, 0.85] of the range (threestudio zero123.yaml), Stable Zero123
     from [0.7, 0.98] (stable-zero123.yaml): the model's camera numbers say which it is."""
-    drawn = []
-    predict_noise = guidance.model.predict_noise
     monkeypatch.setattr(guidance.model, "camera_embedding", embedding)
-    monkeypatch.setattr(
-        guidance.model,
-        "predict_noise",
-        lambda noisy, timesteps, *rest: drawn.append(timesteps) or predict_noise(noisy, timesteps, *rest),
-    )
+    calls = _record_calls(guidance.model, "predict_noise", monkeypatch)
     images = torch.rand(32, 12, 12, 3)
     views = _cameras([float(azimuth) for azimuth in range(0, 320, 10)], [15.0] * 32, [3.0] * 32)
     guidance(images, views, torch.zeros(32, dtype=torch.long), torch.zeros(32, dtype=torch.long), step=0)
-    assert low <= drawn[0].min() and drawn[0].max() <= high
-    assert drawn[0].max() - drawn[0].min() > (high - low) / 2
+    drawn = calls[0][1]  # predict_noise(noisy, timesteps, ...)
+    assert low <= drawn.min() and drawn.max() <= high
+    assert drawn.max() - drawn.min() > (high - low) / 2
 
 
 def test_sampled_views_are_taken_at_the_photos_field_of_view_and_distance() -> None:
