@@ -22,7 +22,7 @@ from jaxtyping import Float
 from nerfstudio.cameras.cameras import Cameras
 from torch import Tensor
 
-from lift_common.cameras import focal_length_from_fov, orbit_camera_to_world
+from lift_common.cameras import focal_length_from_fov
 
 LIGHT = torch.nn.functional.normalize(torch.tensor([0.4, -0.8, 0.6]), dim=0)
 CAMERA_RADIUS = 3.0
@@ -99,11 +99,10 @@ def trace(
 
 def camera(azimuth_deg: float, elevation_deg: float, size: int) -> Cameras:
     """A camera on the orbit around the class, looking at its centre."""
-    c2w = orbit_camera_to_world(
-        torch.tensor([azimuth_deg]), torch.tensor([elevation_deg]), torch.tensor([CAMERA_RADIUS])
-    )
-    focal = focal_length_from_fov(FOV_DEG, size)
-    return Cameras(camera_to_worlds=c2w, fx=focal, fy=focal, cx=size / 2, cy=size / 2, width=size, height=size)
+    from neurallift_ns.data.orbit_views import orbit_cameras
+
+    angles = torch.tensor([azimuth_deg]), torch.tensor([elevation_deg])
+    return orbit_cameras(*angles, torch.tensor([CAMERA_RADIUS]), torch.tensor([float(FOV_DEG)]), size)
 
 
 def render(instance: Instance, cameras: Cameras) -> tuple[Float[Tensor, "H W 3"], Float[Tensor, "H W 1"]]:
