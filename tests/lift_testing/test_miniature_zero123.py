@@ -13,7 +13,7 @@ import torch
 from lift_testing.class_views import read_class_views
 from lift_testing.miniature_zero123 import MiniatureZero123Config, train_miniature_zero123
 from lift_testing.object_class import write_object_class
-from lift_testing.zero123_sampling import sample_views
+from lift_testing.zero123_sampling import Zero123Sampler
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ def test_a_miniature_zero123_trains_saves_and_samples(tmp_path: Path) -> None:
     views = read_class_views(written.heldout)
     front, back = views.view_nearest(0.0, 0.0), views.view_nearest(180.0, 0.0)
     photo = views.float_images(torch.tensor([0]), torch.tensor([front]))[0]
-    sampled = sample_views(
-        tmp_path / "prior", photo, views.positions[0, front], views.positions[0, [back]], 16, steps=4
+    sampled = Zero123Sampler(tmp_path / "prior").sample_views(
+        photo, views.positions[0, front], views.positions[0, [back]], 16, steps=4
     )
     assert sampled.shape == (1, 3, 16, 16) and sampled.min() >= 0.0 and sampled.max() <= 1.0
