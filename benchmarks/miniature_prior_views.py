@@ -4,7 +4,9 @@
   photo is its view from the front (azimuth 0, elevation 0), and the prior samples every view at least 135 degrees
   from it (the back, all elevations), loaded and sampled by the guidance's own code
   (:mod:`lift_testing.zero123_sampling`). Beside it: the truth passed through the prior's VAE and back (what the
-  best latent can show: the ceiling), and the photo copied. PSNR is over whole images, white included.
+  best latent can show: the ceiling), and the photo copied. PSNR is over whole images, white included. And whether
+  the camera is learnt: of the back views whose truth shows the procedural class's handle to one side, how many
+  samples show it on that side.
 * **Stable Diffusion** (``--stable-diffusion``): samples for the guidance's front and back prompts of the default
   subject, through diffusers' own pipeline: the share of their pixels in the procedural class's handle colour (the
   back feature every object shares) and of the images showing it, beside the same in the class's true front and
@@ -28,6 +30,9 @@ the band's and the body's colours; no body or label colour of the class comes th
 HANDLE_SHOWN = 0.005
 """Share of an image's pixels in the handle's colour above which the image shows the handle (the true back views:
 0.02-0.04)."""
+HANDLE_OFF_CENTRE = 0.06
+"""Distance of the handle's pixels' mean column from the image's centre, as a share of its width, beyond which the
+handle is to one side (the true views at 135 and 225 degrees from the front: 0.17-0.24)."""
 
 
 @torch.no_grad()
@@ -43,21 +48,23 @@ def check_zero123(prior: Path, views, guidance_scale: float, steps: int) -> None
     from lift_common.cameras import orbit_angles
     from lift_common.metrics import psnr
     from lift_testing.class_lifts import back_views
-    from lift_testing.zero123_sampling import sample_views
+    from lift_testing.zero123_sampling import Zero123Sampler
 
     vae = AutoencoderKL.from_pretrained(prior, subfolder="vae")
+    sampler = Zero123Sampler(prior)
 
     front = views.view_nearest(0.0, 0.0)
     back = back_views(orbit_angles(views.positions[0])[0])
     scores = {"sampled": [], "copy the front": [], "VAE ceiling": []}
+    sides_agreed, sides_asked = 0, 0
     print(f"Zero-1-to-3: {len(views.names)} held-out objects, {len(back)} back views each, {views.size}^2 pixels")
     for index, name in enumerate(views.names):
         objects = torch.full((len(back),), index)
         truth = views.float_images(objects, back)
         photo = views.float_images(objects[:1], torch.tensor([front]))[0]
         position = views.positions[index]
-        sampled = sample_views(
-            prior, photo, position[front], position[back], views.size, guidance_scale, steps, seed=index
+        sampled = sampler.sample_views(
+            photo, position[front], position[back], views.size, guidance_scale, steps, seed=index
         )
         guesses = {
             "sampled": sampled,
@@ -68,17 +75,39 @@ def check_zero123(prior: Path, views, guidance_scale: float, steps: int) -> None
         for key, value in row.items():
             scores[key].append(value)
         print(f"  {name}: " + ", ".join(f"{key} {value:.2f} dB" for key, value in row.items()), flush=True)
+        true_side, sampled_side = handle_sides(truth), handle_sides(sampled)
+        sides_asked += int((true_side != 0).sum())
+        sides_agreed += int(((true_side != 0) & (sampled_side == true_side)).sum())
     for key, values in scores.items():
         values = torch.tensor(values)
         print(f"{key}: {values.mean():.2f} dB (min {values.min():.2f}, max {values.max():.2f})")
+    print(
+        f"the handle on the side the camera puts it: {sides_agreed} of the {sides_asked} back views whose truth shows "
+        "it to one side (whether the camera is learnt)"
+    )
 
 
-def handle_shares(images: torch.Tensor) -> torch.Tensor:
-    """Share of each ``[3, H, W]`` image's pixels within ``HANDLE_TOLERANCE`` of the handle's colour."""
+def handle_pixels(images: torch.Tensor) -> torch.Tensor:
+    """Which pixels of each ``[3, H, W]`` image are within ``HANDLE_TOLERANCE`` of the handle's colour."""
     from lift_testing.object_class import HANDLE_COLOUR
 
     colour = torch.tensor(HANDLE_COLOUR).view(1, 3, 1, 1)
-    return ((images - colour).norm(dim=1) < HANDLE_TOLERANCE).flatten(1).float().mean(dim=1)
+    return ((images - colour).norm(dim=1) < HANDLE_TOLERANCE).float()
+
+
+def handle_shares(images: torch.Tensor) -> torch.Tensor:
+    """Share of each ``[3, H, W]`` image's pixels in the handle's colour."""
+    return handle_pixels(images).flatten(1).mean(dim=1)
+
+
+def handle_sides(images: torch.Tensor) -> torch.Tensor:
+    """For each ``[3, H, W]`` image, on which side its handle is: -1 left, 1 right, 0 centred or not shown."""
+    pixels = handle_pixels(images)
+    width = pixels.shape[-1]
+    columns = (torch.arange(width) - (width - 1) / 2) / width
+    centre = (pixels.sum(dim=1) * columns).sum(dim=1) / pixels.sum(dim=(1, 2)).clamp(min=1.0)
+    shown = pixels.flatten(1).mean(dim=1) > HANDLE_SHOWN
+    return torch.where(shown & (centre.abs() > HANDLE_OFF_CENTRE), centre.sign(), torch.zeros_like(centre))
 
 
 def describe_handles(images: torch.Tensor) -> str:
