@@ -50,18 +50,21 @@ def fit_class_latents(
 
 
 def train_noise_prediction(
-    parameters: list[torch.nn.Parameter],
+    parameter_groups: list[tuple[list[torch.nn.Parameter], float]],
     batch_loss: Callable[[torch.Generator], Tensor],
     steps: int,
     learning_rate: float,
     seed: int,
     description: str,
 ) -> list[float]:
-    """``steps`` of AdamW on ``batch_loss`` (a fresh batch's loss, drawn with the generator it is given), cosine
-    decay of the step size to zero, gradients clipped to norm 1; returns each step's loss."""
+    """``steps`` of AdamW on ``batch_loss`` (a fresh batch's loss, drawn with the generator it is given), each group
+    of parameters at its multiple of ``learning_rate``, cosine decay of the step sizes to zero, gradients clipped to
+    norm 1; returns each step's loss."""
     from lift_common.progress import stage_progress
 
-    optimizer = torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=0.0)
+    groups = [{"params": group, "lr": learning_rate * factor} for group, factor in parameter_groups]
+    parameters = [parameter for group, _ in parameter_groups for parameter in group]
+    optimizer = torch.optim.AdamW(groups, lr=learning_rate, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
     generator = torch.Generator().manual_seed(seed)
     losses = []

@@ -129,9 +129,10 @@ def train_miniature_stable_diffusion(class_folder: Path, output: Path, config: M
         noisy = scheduler.add_noise(latents, noise, timesteps)
         return F.mse_loss(unet(noisy, timesteps, encoder_hidden_states=hidden).sample, noise)
 
-    parameters = list(unet.parameters())
     title = "Training the miniature Stable Diffusion"
-    losses = train_noise_prediction(parameters, batch_loss, config.steps, config.learning_rate, config.seed, title)
+    losses = train_noise_prediction(
+        [(list(unet.parameters()), 1.0)], batch_loss, config.steps, config.learning_rate, config.seed, title
+    )
     save_stable_diffusion_layout(output, vae=fitted.vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet)
     return training_record(fitted, losses)
 

@@ -9,7 +9,7 @@ The recipe is Zero-1-to-3's (Liu et al. 2023, section 3.2), at a size a CPU trai
 * the photo's latents and the projected conditioning are both zeroed for a fraction of the pairs, the unconditional
   branch that classifier-free guidance subtracts (the guidance zeroes the same two);
 * the camera projection starts as the identity on the CLIP embedding and zero on the camera numbers, as Zero-1-to-3's
-  ``cc_projection`` was initialised.
+  ``cc_projection`` was initialised, and learns at ten times the UNet's step size, as Zero-1-to-3's did.
 
 Unlike Zero-1-to-3, whose CLIP image encoder is a frozen pretrained one, the miniature's tiny CLIP tower is trained
 with the UNet: a random frozen one would tell the UNet nothing about the photo.
@@ -52,7 +52,12 @@ class MiniatureZero123Config:
     """Steps of the UNet's training (batches of ``batch_size`` pairs)."""
     batch_size: int = 32
     learning_rate: float = 3e-4
-    """Adam's step size for the UNet, the CLIP tower and the projection (cosine decay to zero)."""
+    """Adam's step size for the UNet and the CLIP tower (cosine decay to zero)."""
+    projection_learning_rate_factor: float = 10.0
+    """The camera projection's step size as a multiple of ``learning_rate``: Zero-1-to-3 trains ``cc_projection`` at
+    ten times its UNet's (cvlab-columbia/zero123 ``ldm/models/diffusion/ddpm.py``, ``configure_optimizers``). At one
+    time, the camera's weights (which start at zero) grew to a third of that, and fewer samples put the handle on the
+    side the camera asks for (docs/miniature-priors.md, "The camera projection's step size")."""
     unconditional_fraction: float = 0.1
     """Pairs trained without the photo (its latents and the projected conditioning zeroed)."""
     width: int = 64
@@ -142,16 +147,29 @@ def train_miniature_zero123(class_folder: Path, output: Path, config: MiniatureZ
         prediction = unet(torch.cat([noisy, photo_latents], dim=1), timesteps, encoder_hidden_states=conditioning)
         return F.mse_loss(prediction.sample, noise)
 
-    parameters = [*unet.parameters(), *image_encoder.parameters(), *projection.parameters()]
+    parameter_groups = [
+        ([*unet.parameters(), *image_encoder.parameters()], 1.0),
+        (list(projection.parameters()), config.projection_learning_rate_factor),
+    ]
     losses = train_noise_prediction(
-        parameters, batch_loss, config.steps, config.learning_rate, config.seed, "Training the miniature Zero-1-to-3"
+        parameter_groups,
+        batch_loss,
+        config.steps,
+        config.learning_rate,
+        config.seed,
+        "Training the miniature Zero-1-to-3",
     )
     save_zero123_folder(output, fitted.vae, unet, image_encoder, processor, scheduler, projection)
     return training_record(fitted, losses)
 
 
 def main() -> None:
-    training_command(__doc__.split("\n")[0], MiniatureZero123Config, train_miniature_zero123)
+    training_command(
+        __doc__.split("\n")[0],
+        MiniatureZero123Config,
+        train_miniature_zero123,
+        {"projection_learning_rate_factor": "the camera projection's step size over the UNet's"},
+    )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ of :mod:`lift_testing.object_class` (120 objects at 32^2 pixels, seed 0, the las
 precision (5.0 MB; the guidance loads it in float32 on the CPU). Its checks and the lifts made with it:
 docs/miniature-priors.md.
 
-Remake it from the repository root (about 45 min on the 2-core CPU machine)::
+Remake it from the repository root (about 30 min on one core of the 2-core CPU machine)::
 
     python -m lift_testing.trained_priors
 """

@@ -8,7 +8,7 @@ weight 0 the back stays the bare, hazy shell that no prior leaves (docs/miniatur
 
 One setting is not the default: the density blob fades over the first fifth of the run, as it did before it was kept
 by default. The kept blob is itself a ball much like a cup, and with no prior it fills most of the back's silhouette
-(object0108: IoU 0.71 against 0.81 with the prior, back 17.2 dB against 17.9), so it would hide what the prior adds.
+(object0108: IoU 0.71 against 0.83 with the prior, back 17.2 dB against 18.1), so it would hide what the prior adds.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ STEPS = 300
 """Half the benchmark's lifts (docs/miniature-priors.md): the prior has done most of its work by then."""
 PRIOR_BACK_PSNR = 16.0
 """Back views (azimuths 135-225 degrees), dB. Measured at these settings (torch 2.14.1, CPU): 17.8 with the prior
-at its defaults; 14.3 at weight 0 and 14.0 at the old calibration. At 600 steps two seeds differed by 0.5."""
+at its defaults; 14.3 at weight 0 and 14.1 at the old calibration. At 600 steps two seeds differed by 0.5."""
 PRIOR_SILHOUETTE_IOU = 0.58
-"""Silhouette IoU over every view. Measured: 0.71 with the prior; 0.45 at weight 0 and 0.45 at the old
+"""Silhouette IoU over every view. Measured: 0.72 with the prior; 0.46 at weight 0 and 0.45 at the old
 calibration. At 600 steps two seeds differed by 0.07."""
 PHOTO_FLOOR_DB = 28.0
 BLOB_FADE_STEPS = STEPS // 5
