@@ -55,9 +55,9 @@ class MiniatureZero123Config:
     """Adam's step size for the UNet and the CLIP tower (cosine decay to zero)."""
     projection_learning_rate_factor: float = 10.0
     """The camera projection's step size as a multiple of ``learning_rate``: Zero-1-to-3 trains ``cc_projection`` at
-    ten times its UNet's (cvlab-columbia/zero123 ``ldm/models/diffusion/ddpm.py``, ``configure_optimizers``). At one
-    time, the camera's weights (which start at zero) grew to a third of that, and fewer samples put the handle on the
-    side the camera asks for (docs/miniature-priors.md, "The camera projection's step size")."""
+    ten times its UNet's (cvlab-columbia/zero123 ``ldm/models/diffusion/ddpm.py``, ``configure_optimizers``). Trained
+    at 1x, the camera's weights (which start at zero) grew to a third of their size at 10x, and fewer samples put the
+    handle on the side the camera asks for (docs/miniature-priors.md, "The camera projection's step size")."""
     unconditional_fraction: float = 0.1
     """Pairs trained without the photo (its latents and the projected conditioning zeroed)."""
     width: int = 64
