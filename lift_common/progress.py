@@ -20,8 +20,7 @@ def stage_progress(description: str, total: float, enabled: bool = True) -> Iter
     from nerfstudio.utils.rich_utils import CONSOLE
 
     if not CONSOLE.is_terminal:
-        with _logged_progress(description, total, CONSOLE.print) as advance:
-            yield advance
+        yield _logged_advance(description, total, CONSOLE.print)
         return
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
@@ -31,9 +30,9 @@ def stage_progress(description: str, total: float, enabled: bool = True) -> Iter
         yield lambda units: progress.advance(task, units)
 
 
-@contextmanager
-def _logged_progress(description: str, total: float, write: Callable[[str], None]) -> Iterator[Callable[[float], None]]:
-    """Progress as :data:`LOG_LINES` plain lines, each with the share done and the time taken so far."""
+def _logged_advance(description: str, total: float, write: Callable[[str], None]) -> Callable[[float], None]:
+    """A function advancing progress that writes it as :data:`LOG_LINES` plain lines, each with the share done and the
+    time taken so far."""
     start = time.monotonic()
     done, lines_written = 0.0, 0
 
@@ -46,4 +45,4 @@ def _logged_progress(description: str, total: float, write: Callable[[str], None
             lines_written = due
             write(f"{description}: {share:.0%} after {time.monotonic() - start:.0f} s")
 
-    yield advance
+    return advance
